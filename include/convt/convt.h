@@ -1,0 +1,523 @@
+/*
+ * libconvt -- the 1-D transposed convolution layer, as a C library.
+ *
+ * ===========================================================================================
+ *  Introduction
+ * ===========================================================================================
+ *
+ * libconvt computes the layer that Keras calls Conv1DTranspose (R keras:
+ * layer_conv_1d_transpose), TensorFlow tf.nn.conv1d_transpose, PyTorch ConvTranspose1d and
+ * ONNX ConvTranspose (1-D), and gives the numbers those frameworks give, to rounding.
+ * This header is the whole public surface and its manual: C99 and C++ alike.
+ *
+ * Lifecycle
+ *   convt_layer_create(filters, kernel_size, &layer)      Keras's defaults for everything else
+ *   convt_layer_set_int / _double / _string(...)          strides, padding, activation, ...
+ *   convt_layer_set_weights_f32(...) or _init_weights(...) fixes in_channels, groups, dtype
+ *   convt_layer_output_shape(layer, batch, steps, shape)  how long the output will be
+ *   convt_layer_forward_f32(...)                          as often as you like, from any thread
+ *   convt_layer_destroy(layer)
+ *
+ * Data layout
+ *   All tensors are dense, row-major (C order) arrays of the layer's dtype.
+ *   input   (batch, steps, in_channels)      channels_last  = NWC, Keras's and TF's default
+ *           (batch, in_channels, steps)      channels_first = NCW, PyTorch's and ONNX's layout
+ *   output  (batch, out_steps, filters)  or  (batch, filters, out_steps), by the same setting
+ *   kernel  CONVT_LAYOUT_WOI: (kernel_size, filters, in_channels / groups)   Keras, TF
+ *           CONVT_LAYOUT_IOW: (in_channels, filters / groups, kernel_size)   PyTorch, ONNX
+ *           with groups G: W_woi[t][o][c'] = W_iow[(o / (F/G)) * (C/G) + c'][o % (F/G)][t]
+ *   bias    (filters)
+ *   Every length passed to the library is an element count, never a byte count.
+ *
+ * What is computed (one canonical form; the padding modes below map onto it)
+ *   K_eff  = dilation_rate * (kernel_size - 1) + 1
+ *   L_full = (steps - 1) * strides + K_eff                     the length before any crop
+ *   y[n][o][j] = bias[o] + sum of x[n][c][i] * W_iow[c][o % (F/G)][t]
+ *                over c in o's group, t < kernel_size, i < steps, with
+ *                i * strides + t * dilation_rate == j + P_b,              for 0 <= j < out_steps
+ *   then the activation. P_b is the crop at the beginning; the crop at the end is
+ *   L_full - P_b - out_steps, and where that is negative the output is extended by steps
+ *   that hold only the bias (before the activation). No framework flips the kernel.
+ *
+ * Output length by padding mode (op = CONVT_PARAM_OUTPUT_PADDING, -1 = unset = Keras None;
+ * O = the out_steps you pass to forward; "default" = what convt_layer_output_shape returns)
+ *   VALID       op unset  P_b = 0                          default (steps-1)*S + max(K_eff, S)
+ *                                                          any O in [L_full, L_full + S - 1]
+ *               op set    P_b = 0                          L_full + op
+ *   SAME        op unset  P_b = floor(max(0, L_full-O)/2)  default steps*S
+ *                                                          any O in [(steps-1)*S + 1, steps*S]
+ *               op set    P_b = max(floor((K_eff - K_eff%2 - op)/2), 0)
+ *                                                          (steps-1)*S + K_eff%2 + op  (Keras)
+ *   SAME_LOWER  op unset  P_b = ceil(max(0, L_full-O)/2)   as SAME
+ *               op set    P_b = ceil(T/2), T = max(L_full + op - steps*S, 0)
+ *                                                          L_full + op - T              (ONNX)
+ *   EXPLICIT    op unset  P_b = pad_begin                  default L_full - pad_begin - pad_end
+ *                                                          any O in [default, default + max(S, D) -
+ * 1] op set    P_b = pad_begin                  L_full - pad_begin - pad_end + op (S = strides, D =
+ * dilation_rate.) With op set, out_steps must equal the default. Rules: 0 <= op < max(S, D); the
+ * output length must be >= 1.
+ *
+ *   "Why is my output one step shorter than Keras's?" Keras's padding="same" gives
+ *   steps*strides; with output_padding set it gives (steps-1)*strides + K_eff%2 + op, which
+ *   is one shorter for an even kernel and op = strides - 2 ... The table above is exact; a
+ *   forward call whose out_steps does not fit it fails with a message that names the
+ *   lengths it accepts.
+ *
+ * Mapping each framework onto this API
+ *   Keras Conv1DTranspose(filters, kernel_size, strides, padding="valid"|"same",
+ *       output_padding, data_format, dilation_rate, activation, use_bias, ...)
+ *       -> PADDING VALID or SAME, OUTPUT_PADDING as given (None = -1), kernel layout WOI.
+ *   tf.nn.conv1d_transpose(input, filters, output_shape, strides, padding="VALID"|"SAME")
+ *       -> PADDING VALID or SAME, OUTPUT_PADDING unset, out_steps = output_shape's length,
+ *          kernel layout WOI ([width, out_channels, in_channels]).
+ *   torch.nn.ConvTranspose1d(C, F, K, stride, padding=p, output_padding=op, groups,
+ *       dilation) -> PADDING EXPLICIT, PAD_BEGIN = PAD_END = p, OUTPUT_PADDING = op
+ *          (or unset, with out_steps = output_size), CHANNELS_FIRST, kernel layout IOW.
+ *   ONNX ConvTranspose: pads=[b, e] -> EXPLICIT b, e; auto_pad=SAME_LOWER -> SAME_LOWER;
+ *       auto_pad=VALID -> VALID; output_padding absent -> 0; kernel layout IOW. SAME_UPPER
+ *       and output_shape are reached through EXPLICIT with the pads ONNX's rule gives.
+ *   Where libconvt is wider than Keras: strides > 1 together with dilation_rate > 1, and
+ *   strides <= output_padding < dilation_rate, are computed (PyTorch's and ONNX's rule)
+ *   although the Keras layer refuses them.
+ *
+ * Errors
+ *   Every function returns a convt_status (CONVT_OK = 0), except the destroy functions,
+ *   convt_status_string, convt_last_error and the version functions. A failed call
+ *   stores a message for the calling thread -- what was wrong and what was expected,
+ *   with the numbers -- which convt_last_error() returns; a successful call leaves it
+ *   alone. A failed call changes nothing: the layer keeps its state and no output
+ *   buffer is written (getters that report a length are the one documented exception).
+ *   Nothing throws, aborts, exits or prints.
+ *   Which status: arguments that describe the data you pass (batch, steps, in_channels,
+ *   buffer lengths, out_steps) and do not fit the layer are CONVT_E_SHAPE; a bad
+ *   hyper-parameter value, NULL pointer or unknown name is CONVT_E_INVALID_ARGUMENT;
+ *   a combination of parameters that no input could satisfy (output_padding too large,
+ *   groups that do not divide filters or in_channels) is CONVT_E_INVALID_ARGUMENT,
+ *   reported by output_shape and forward; a combination that only this input does not
+ *   satisfy is CONVT_E_SHAPE.
+ *
+ * Threads
+ *   forward, output_shape and every getter may run at once from any number of threads
+ *   on one layer. set_*, set_weights and init_weights change the layer and must not
+ *   overlap with any other call on that layer. Layers are independent of each other.
+ *   The library keeps no mutable global state besides each thread's error message and an
+ *   atomic counter for default layer names, and never changes the process's BLAS
+ *   settings.
+ *
+ * Ownership
+ *   The caller owns every buffer it passes; set_weights copies, and no pointer is kept
+ *   after a call returns. Returned strings are static, except convt_last_error()'s, which
+ *   stays valid until the calling thread's next failing call.
+ *
+ * Sizes
+ *   Every size product is checked: lengths whose products overflow int64, or that could
+ *   not fit memory, return CONVT_E_SHAPE and never a wrapped allocation.
+ */
+#ifndef CONVT_CONVT_H
+#define CONVT_CONVT_H
+
+#include <stdint.h>
+
+/* ===========================================================================================
+ *  Export and language macros
+ * =========================================================================================== */
+#if defined(_WIN32) && defined(CONVT_BUILDING_LIBRARY)
+#define CONVT_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define CONVT_API
+#elif defined(__GNUC__)
+#define CONVT_API __attribute__((visibility("default")))
+#else
+#define CONVT_API
+#endif
+
+#if defined(__cplusplus)
+#define CONVT_NOEXCEPT noexcept
+extern "C" {
+#else
+#define CONVT_NOEXCEPT
+#endif
+
+/* ===========================================================================================
+ *  Version
+ * =========================================================================================== */
+#define CONVT_VERSION_MAJOR 1
+#define CONVT_VERSION_MINOR 0
+#define CONVT_VERSION_PATCH 0
+#define CONVT_VERSION_NUMBER \
+  (CONVT_VERSION_MAJOR * 10000 + CONVT_VERSION_MINOR * 100 + CONVT_VERSION_PATCH)
+
+/** The version of the library actually loaded, as CONVT_VERSION_NUMBER computes it.
+ *  Compare it with CONVT_VERSION_NUMBER to detect a header/library mismatch. */
+CONVT_API uint32_t convt_version_number(void) CONVT_NOEXCEPT;
+
+/** The version of the library actually loaded as a static string, "1.0.0". */
+CONVT_API const char* convt_version_string(void) CONVT_NOEXCEPT;
+
+/* ===========================================================================================
+ *  Status
+ * =========================================================================================== */
+/* Status and every enum travel as int32_t, with the values as named constants, so that C,
+ * C++, cgo, ctypes, Rust and Julia all see one signed 32-bit type. Values never change. */
+typedef int32_t convt_status;
+enum {
+  CONVT_OK = 0,
+  CONVT_E_INVALID_ARGUMENT = 1, /* null pointer, value out of range, unknown enum, param or name */
+  CONVT_E_SHAPE = 2,            /* lengths, channels or buffer sizes that do not fit the layer */
+  CONVT_E_STATE = 3,            /* call out of order or wrong dtype: forward before weights, ... */
+  CONVT_E_OUT_OF_MEMORY = 4,    /* an allocation failed; nothing was changed */
+  CONVT_E_UNSUPPORTED = 5,      /* a valid request this version cannot do (a Keras name it lacks) */
+  CONVT_E_INTERNAL = 6          /* a bug in libconvt: please report it with the message */
+};
+
+/** The name of a status code, "CONVT_E_SHAPE". Never NULL: an unknown code gives
+ *  "CONVT_E_UNKNOWN". Static string. */
+CONVT_API const char* convt_status_string(convt_status status) CONVT_NOEXCEPT;
+
+/** The message of the calling thread's last failed call, or "" when it has had none.
+ *  Valid until this thread's next failing call; a successful call leaves it alone. */
+CONVT_API const char* convt_last_error(void) CONVT_NOEXCEPT;
+
+/* ===========================================================================================
+ *  Enumerations
+ * =========================================================================================== */
+
+/** Layer parameters, read and written with convt_layer_get_* / convt_layer_set_*.
+ *  "int" parameters use set_int/get_int; "double" ones set_double/get_double; "enum"
+ *  ones set_int/get_int with the enum's value or set_string/get_string with its name;
+ *  "string" ones set_string/get_string. Using the wrong kind of accessor, or setting a
+ *  read-only parameter, is CONVT_E_INVALID_ARGUMENT. */
+typedef int32_t convt_param;
+enum {
+  /* int, read-only: output channels, fixed by convt_layer_create. */
+  CONVT_PARAM_FILTERS = 1,
+  /* int, read-only: kernel taps, fixed by convt_layer_create. */
+  CONVT_PARAM_KERNEL_SIZE = 2,
+  /* int, default 0 = not fixed yet. Fixed by set_weights / init_weights; may be set
+   * before them (>= 1) to declare the input's channels; then weights must agree. Once
+   * weights are set, setting another value is CONVT_E_STATE. */
+  CONVT_PARAM_IN_CHANNELS = 3,
+  /* int >= 1, default 1. */
+  CONVT_PARAM_STRIDES = 4,
+  /* int >= 1, default 1. */
+  CONVT_PARAM_DILATION_RATE = 5,
+  /* enum convt_padding, default CONVT_PADDING_VALID. */
+  CONVT_PARAM_PADDING = 6,
+  /* int >= 0, default 0: the crop at the beginning; used by CONVT_PADDING_EXPLICIT only. */
+  CONVT_PARAM_PAD_BEGIN = 7,
+  /* int >= 0, default 0: the crop at the end; used by CONVT_PADDING_EXPLICIT only. */
+  CONVT_PARAM_PAD_END = 8,
+  /* int, default -1 = CONVT_OUTPUT_PADDING_UNSET (Keras None). The setter takes -1 or any
+   * value >= 0; output_shape and forward then require op < max(strides, dilation_rate). */
+  CONVT_PARAM_OUTPUT_PADDING = 9,
+  /* enum convt_data_format, default CONVT_CHANNELS_LAST. */
+  CONVT_PARAM_DATA_FORMAT = 10,
+  /* int >= 1, default 1: must divide in_channels and filters (checked by output_shape,
+   * forward and set_weights). Fixed once weights are set. groups = in_channels = filters is
+   * a depthwise layer. */
+  CONVT_PARAM_GROUPS = 11,
+  /* int 0 or 1, default 1. Fixed once weights are set. */
+  CONVT_PARAM_USE_BIAS = 12,
+  /* enum convt_activation, default CONVT_ACTIVATION_LINEAR; fused into the output pass. */
+  CONVT_PARAM_ACTIVATION = 13,
+  /* double: the activation's parameter, reset to the activation's Keras default whenever
+   * the activation changes: leaky_relu's negative slope (0.2), elu's and celu's alpha (1;
+   * celu's must not be 0), hard_shrink's and soft_shrink's threshold (0.5, >= 0),
+   * squareplus's b (4, >= 0). NaN for activations without one, where setting it is
+   * CONVT_E_INVALID_ARGUMENT. Must be finite. */
+  CONVT_PARAM_ACTIVATION_ALPHA = 14,
+  /* enum convt_dtype, default CONVT_DTYPE_FLOAT32. Fixed once weights are set. */
+  CONVT_PARAM_DTYPE = 15,
+  /* int >= 0, default 0 = any: Keras's input_shape steps; forward checks it. */
+  CONVT_PARAM_INPUT_STEPS = 16,
+  /* int >= 0, default 0 = any: Keras's batch_size; forward checks it. */
+  CONVT_PARAM_BATCH_SIZE = 17,
+  /* string: the layer's name; default "conv1d_transpose", "conv1d_transpose_1", ... unique
+   * within the process. Any non-empty string. */
+  CONVT_PARAM_NAME = 18,
+  /* int >= 0, default 0 = all cores: the threads one forward call may use. */
+  CONVT_PARAM_NUM_THREADS = 19,
+  /* enum convt_initializer, default CONVT_INITIALIZER_GLOROT_UNIFORM: used by
+   * convt_layer_init_weights. */
+  CONVT_PARAM_KERNEL_INITIALIZER = 20,
+  /* enum convt_initializer, default CONVT_INITIALIZER_ZEROS. ORTHOGONAL needs rank >= 2 and
+   * is CONVT_E_INVALID_ARGUMENT here, as in Keras. */
+  CONVT_PARAM_BIAS_INITIALIZER = 21,
+  /* int 0 or 1, default 1: Keras's trainable. */
+  CONVT_PARAM_TRAINABLE = 22
+};
+
+/** Padding modes (CONVT_PARAM_PADDING); the exact output lengths are in the introduction.
+ *  Names accepted by set_string, case-insensitive: "valid"; "same"; "same_lower";
+ *  "explicit". ONNX's "SAME_UPPER" and "NOTSET" are not padding names: an ONNX runtime
+ *  passes EXPLICIT pads for them (SAME_UPPER differs from SAME when K_eff < strides or
+ *  output_padding is set). */
+typedef int32_t convt_padding;
+enum {
+  CONVT_PADDING_VALID = 0,      /* Keras/TF "valid", ONNX VALID: no crop */
+  CONVT_PADDING_SAME = 1,       /* Keras/TF "same": output steps*strides, odd crop at the end */
+  CONVT_PADDING_SAME_LOWER = 2, /* ONNX SAME_LOWER: odd crop at the beginning */
+  CONVT_PADDING_EXPLICIT = 3    /* PyTorch padding=, ONNX pads: crop PAD_BEGIN and PAD_END */
+};
+#define CONVT_OUTPUT_PADDING_UNSET (-1)
+
+/** Data formats (CONVT_PARAM_DATA_FORMAT). Names: "channels_last", "NWC", "NLC";
+ *  "channels_first", "NCW", "NCL" -- case-insensitive. */
+typedef int32_t convt_data_format;
+enum {
+  CONVT_CHANNELS_LAST = 0, /* (batch, steps, channels): Keras, TF */
+  CONVT_CHANNELS_FIRST = 1 /* (batch, channels, steps): PyTorch, ONNX */
+};
+
+/** Element types (CONVT_PARAM_DTYPE). Names: "float32", "float", "torch.float32", "f32";
+ *  "float64", "double", "torch.float64", "f64" -- case-insensitive. Keras's "float16" and
+ *  "bfloat16" are CONVT_E_UNSUPPORTED. */
+typedef int32_t convt_dtype;
+enum { CONVT_DTYPE_FLOAT32 = 0, CONVT_DTYPE_FLOAT64 = 1 };
+
+/** Kernel layouts for set_weights and get_weights (see Data layout above). */
+typedef int32_t convt_layout;
+enum {
+  CONVT_LAYOUT_WOI = 0, /* (kernel_size, filters, in_channels / groups): Keras, TF */
+  CONVT_LAYOUT_IOW = 1  /* (in_channels, filters / groups, kernel_size): PyTorch, ONNX */
+};
+
+/** Activations (CONVT_PARAM_ACTIVATION), each exactly as Keras 3 defines it by name; the
+ *  name is what set_string takes (case-insensitive) and get_string returns. All act
+ *  element-wise except SOFTMAX, LOG_SOFTMAX and SPARSEMAX, which act along the last axis of
+ *  the output as laid out, as Keras does: along filters for channels_last, along time for
+ *  channels_first. Keras names that change the shape ("glu") or that this version lacks
+ *  are CONVT_E_UNSUPPORTED.                                       alpha = ACTIVATION_ALPHA */
+typedef int32_t convt_activation;
+enum {
+  CONVT_ACTIVATION_LINEAR = 0,       /* "linear": x */
+  CONVT_ACTIVATION_RELU = 1,         /* "relu": max(x, 0) */
+  CONVT_ACTIVATION_SIGMOID = 2,      /* "sigmoid": 1 / (1 + exp(-x)) */
+  CONVT_ACTIVATION_TANH = 3,         /* "tanh" */
+  CONVT_ACTIVATION_ELU = 4,          /* "elu": x > 0 ? x : alpha * (exp(x) - 1), alpha 1 */
+  CONVT_ACTIVATION_SELU = 5,         /* "selu": 1.0507009873554805 * elu(x, 1.6732632423543772) */
+  CONVT_ACTIVATION_SOFTPLUS = 6,     /* "softplus": log(1 + exp(x)) */
+  CONVT_ACTIVATION_SOFTSIGN = 7,     /* "softsign": x / (1 + |x|) */
+  CONVT_ACTIVATION_EXPONENTIAL = 8,  /* "exponential": exp(x) */
+  CONVT_ACTIVATION_HARD_SIGMOID = 9, /* "hard_sigmoid": relu6(x + 3) / 6 */
+  CONVT_ACTIVATION_GELU = 10,        /* "gelu": exact, x/2 * (1 + erf(x / sqrt(2))) */
+  CONVT_ACTIVATION_SILU = 11,        /* "silu" or "swish": x * sigmoid(x) */
+  CONVT_ACTIVATION_RELU6 = 12,       /* "relu6": min(max(x, 0), 6) */
+  CONVT_ACTIVATION_LEAKY_RELU = 13,  /* "leaky_relu": x >= 0 ? x : alpha * x, alpha 0.2 */
+  CONVT_ACTIVATION_MISH = 14,        /* "mish": x * tanh(softplus(x)) */
+  CONVT_ACTIVATION_SOFTMAX = 15,     /* "softmax": along the last axis */
+  CONVT_ACTIVATION_LOG_SOFTMAX = 16, /* "log_softmax": along the last axis */
+  CONVT_ACTIVATION_CELU = 17, /* "celu": max(x, 0) + alpha * min(0, exp(x/alpha) - 1), alpha 1 */
+  CONVT_ACTIVATION_HARD_SILU = 18,      /* "hard_silu" or "hard_swish": x * hard_sigmoid(x) */
+  CONVT_ACTIVATION_HARD_TANH = 19,      /* "hard_tanh": min(max(x, -1), 1) */
+  CONVT_ACTIVATION_LOG_SIGMOID = 20,    /* "log_sigmoid": -softplus(-x) */
+  CONVT_ACTIVATION_TANH_SHRINK = 21,    /* "tanh_shrink": x - tanh(x) */
+  CONVT_ACTIVATION_SQUAREPLUS = 22,     /* "squareplus": (x + sqrt(x*x + b)) / 2, b = alpha = 4 */
+  CONVT_ACTIVATION_SPARSE_PLUS = 23,    /* "sparse_plus": 0, (x + 1)^2 / 4, or x, kinks at -1, 1 */
+  CONVT_ACTIVATION_SOFT_SHRINK = 24,    /* "soft_shrink": x -+ alpha beyond +-alpha, else 0 */
+  CONVT_ACTIVATION_HARD_SHRINK = 25,    /* "hard_shrink": |x| > alpha ? x : 0, alpha 0.5 */
+  CONVT_ACTIVATION_SPARSE_SIGMOID = 26, /* "sparse_sigmoid": clip((x + 1) / 2, 0, 1) */
+  /* "sparsemax": max(x - tau, 0) along the last axis, tau = (sum of the k largest - 1) / k
+   * for the largest k whose k-th largest value exceeds that tau. This is the correct
+   * threshold; released Keras computes a different one (keras-team/keras#23425). */
+  CONVT_ACTIVATION_SPARSEMAX = 27
+};
+
+/** Weight initializers (CONVT_PARAM_KERNEL_INITIALIZER, CONVT_PARAM_BIAS_INITIALIZER), by
+ *  Keras name (set_string also takes Keras's class names, "GlorotUniform", and its aliases
+ *  "zero", "one", "uniform", "normal"), with Keras's default arguments. Fans as Keras
+ *  computes them for the kernel shape (kernel_size, filters, in_channels / groups):
+ *  fan_in = kernel_size * filters, fan_out = kernel_size * in_channels / groups; for the
+ *  bias (filters): fan_in = fan_out = filters. */
+typedef int32_t convt_initializer;
+enum {
+  CONVT_INITIALIZER_ZEROS = 0,
+  CONVT_INITIALIZER_ONES = 1,
+  CONVT_INITIALIZER_GLOROT_UNIFORM = 2,    /* U(+-sqrt(6 / (fan_in + fan_out))) */
+  CONVT_INITIALIZER_GLOROT_NORMAL = 3,     /* truncated normal, sd sqrt(2/(fan_in+fan_out))/.8796 */
+  CONVT_INITIALIZER_HE_UNIFORM = 4,        /* U(+-sqrt(6 / fan_in)) */
+  CONVT_INITIALIZER_HE_NORMAL = 5,         /* truncated normal, sd sqrt(2 / fan_in) / .8796 */
+  CONVT_INITIALIZER_LECUN_UNIFORM = 6,     /* U(+-sqrt(3 / fan_in)) */
+  CONVT_INITIALIZER_LECUN_NORMAL = 7,      /* truncated normal, sd sqrt(1 / fan_in) / .8796 */
+  CONVT_INITIALIZER_RANDOM_UNIFORM = 8,    /* U(-0.05, 0.05) */
+  CONVT_INITIALIZER_RANDOM_NORMAL = 9,     /* N(0, 0.05) */
+  CONVT_INITIALIZER_TRUNCATED_NORMAL = 10, /* N(0, 0.05) redrawn beyond 2 sd */
+  CONVT_INITIALIZER_ORTHOGONAL = 11 /* Q of a Gaussian matrix (kernel_size * filters) x (C/G) */
+};
+
+/* ===========================================================================================
+ *  Layer lifecycle
+ * =========================================================================================== */
+typedef struct convt_layer convt_layer; /* opaque */
+
+/** Creates a layer with Keras's defaults: strides 1, dilation 1, padding valid, output_padding
+ *  unset, channels_last, groups 1, use_bias 1, linear activation, float32, glorot_uniform
+ *  kernel and zeros bias initializers, a process-unique name.
+ *  @param[in]  filters      output channels, >= 1
+ *  @param[in]  kernel_size  taps, >= 1
+ *  @param[out] out          receives the layer; untouched on failure
+ *  @retval CONVT_OK
+ *  @retval CONVT_E_INVALID_ARGUMENT  out is NULL, filters or kernel_size < 1
+ *  @retval CONVT_E_OUT_OF_MEMORY */
+CONVT_API convt_status convt_layer_create(int64_t filters, int64_t kernel_size,
+                                          convt_layer** out) CONVT_NOEXCEPT;
+
+/** Destroys a layer. NULL is fine. The layer must not be in use by another thread. */
+CONVT_API void convt_layer_destroy(convt_layer* layer) CONVT_NOEXCEPT;
+
+/* ===========================================================================================
+ *  Parameters
+ * =========================================================================================== */
+
+/** Sets an int or enum parameter. Checks the value's range and the layer's state only;
+ *  combinations are checked by output_shape and forward.
+ *  @retval CONVT_OK
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer, unknown param, a double or string param,
+ *                                    a read-only param, a value out of range
+ *  @retval CONVT_E_STATE             in_channels, groups, use_bias or dtype changed after
+ *                                    weights are set
+ *  Not thread-safe with other calls on the same layer. */
+CONVT_API convt_status convt_layer_set_int(convt_layer* layer, convt_param param,
+                                           int64_t value) CONVT_NOEXCEPT;
+
+/** Reads an int or enum parameter into *value.
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL pointer, unknown param, a double or string param */
+CONVT_API convt_status convt_layer_get_int(const convt_layer* layer, convt_param param,
+                                           int64_t* value) CONVT_NOEXCEPT;
+
+/** Sets a double parameter (CONVT_PARAM_ACTIVATION_ALPHA).
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer, unknown or non-double param, a value out
+ *                                    of range or not finite, an activation without alpha */
+CONVT_API convt_status convt_layer_set_double(convt_layer* layer, convt_param param,
+                                              double value) CONVT_NOEXCEPT;
+
+/** Reads a double parameter; ACTIVATION_ALPHA is NaN for activations without one.
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL pointer, unknown or non-double param */
+CONVT_API convt_status convt_layer_get_double(const convt_layer* layer, convt_param param,
+                                              double* value) CONVT_NOEXCEPT;
+
+/** Sets an enum parameter by name, as Keras, TF, PyTorch and ONNX spell it, case-insensitive
+ *  ("same", "VALID", "channels_first", "NCW", "relu", "float64", "glorot_uniform"), or the
+ *  layer's name (CONVT_PARAM_NAME, any non-empty string).
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL pointer, unknown param or name, an int param
+ *  @retval CONVT_E_UNSUPPORTED       a name Keras has that this version lacks ("glu",
+ *                                    "float16"); the message names it
+ *  @retval CONVT_E_STATE             dtype changed after weights are set */
+CONVT_API convt_status convt_layer_set_string(convt_layer* layer, convt_param param,
+                                              const char* value) CONVT_NOEXCEPT;
+
+/** Copies an enum parameter's canonical name (lower-case Keras spelling: "same",
+ *  "channels_first", "silu") or the layer's name, with its NUL, into buf.
+ *  @param[out] buf       receives the name when length + 1 <= capacity; may be NULL with
+ *                        capacity 0 to ask for the length
+ *  @param[in]  capacity  bytes available in buf, including the NUL
+ *  @param[out] length    always receives the name's length without the NUL -- the one
+ *                        output a failing call writes
+ *  @retval CONVT_E_SHAPE             the name does not fit; buf is untouched
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer or length, buf NULL with capacity > 0,
+ *                                    negative capacity, unknown or int-only param */
+CONVT_API convt_status convt_layer_get_string(const convt_layer* layer, convt_param param,
+                                              char* buf, int64_t capacity,
+                                              int64_t* length) CONVT_NOEXCEPT;
+
+/* ===========================================================================================
+ *  Weights
+ * =========================================================================================== */
+
+/** Copies the kernel and bias into the layer (packed once for the forward pass) and fixes
+ *  in_channels, groups, use_bias and dtype. May be called again with the same in_channels.
+ *  The _f32 function is for float32 layers, _f64 for float64 layers.
+ *  @param[in] in_channels  C >= 1, divisible by groups; must equal IN_CHANNELS when that is
+ *                          set
+ *  @param[in] layout       CONVT_LAYOUT_WOI or CONVT_LAYOUT_IOW
+ *  @param[in] kernel       kernel_len values in that layout
+ *  @param[in] kernel_len   element count, must be kernel_size * filters * in_channels / groups
+ *  @param[in] bias         filters values; NULL (with bias_len 0) exactly when use_bias is 0
+ *  @param[in] bias_len     filters, or 0 when use_bias is 0
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer or kernel, unknown layout, groups that do not
+ *                                    divide filters
+ *  @retval CONVT_E_SHAPE             in_channels < 1, not divisible by groups or not the
+ *                                    layer's; kernel_len or bias_len wrong; bias given or
+ *                                    missing against use_bias
+ *  @retval CONVT_E_STATE             dtype mismatch (an _f32 call on a float64 layer)
+ *  @retval CONVT_E_OUT_OF_MEMORY
+ *  Not thread-safe with other calls on the same layer. */
+CONVT_API convt_status convt_layer_set_weights_f32(convt_layer* layer, int64_t in_channels,
+                                                   convt_layout layout, const float* kernel,
+                                                   int64_t kernel_len, const float* bias,
+                                                   int64_t bias_len) CONVT_NOEXCEPT;
+CONVT_API convt_status convt_layer_set_weights_f64(convt_layer* layer, int64_t in_channels,
+                                                   convt_layout layout, const double* kernel,
+                                                   int64_t kernel_len, const double* bias,
+                                                   int64_t bias_len) CONVT_NOEXCEPT;
+
+/** Copies the layer's kernel (in the layout asked for) and bias out; lengths as in
+ *  set_weights. The round trip with set_weights is exact.
+ *  @retval CONVT_E_STATE   no weights yet, or dtype mismatch
+ *  @retval CONVT_E_SHAPE   kernel_len or bias_len wrong
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer or kernel, unknown layout */
+CONVT_API convt_status convt_layer_get_weights_f32(const convt_layer* layer, convt_layout layout,
+                                                   float* kernel, int64_t kernel_len, float* bias,
+                                                   int64_t bias_len) CONVT_NOEXCEPT;
+CONVT_API convt_status convt_layer_get_weights_f64(const convt_layer* layer, convt_layout layout,
+                                                   double* kernel, int64_t kernel_len, double* bias,
+                                                   int64_t bias_len) CONVT_NOEXCEPT;
+
+/** Fills the kernel and bias by the layer's initializers, for in_channels inputs, and fixes
+ *  in_channels, groups, use_bias and dtype as set_weights does. The same seed gives bitwise
+ *  the same weights in every run, build and machine (the generator uses only correctly
+ *  rounded arithmetic). The values follow Keras's distributions, not Keras's random streams.
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer, groups that do not divide filters
+ *  @retval CONVT_E_SHAPE             in_channels < 1, not divisible by groups or not the
+ *                                    layer's; sizes that overflow
+ *  @retval CONVT_E_OUT_OF_MEMORY
+ *  Not thread-safe with other calls on the same layer. */
+CONVT_API convt_status convt_layer_init_weights(convt_layer* layer, int64_t in_channels,
+                                                uint64_t seed) CONVT_NOEXCEPT;
+
+/* ===========================================================================================
+ *  Shapes and the forward pass
+ * =========================================================================================== */
+
+/** The default output shape for an input of (batch, steps), in the layer's data format:
+ *  {batch, out_steps, filters} or {batch, filters, out_steps}. Works before weights are set.
+ *  @param[out] out_shape  three values; untouched on failure
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL pointer; output_padding >= max(strides, dilation);
+ *                                    groups that do not divide filters or in_channels
+ *  @retval CONVT_E_SHAPE             batch or steps < 1, an output length < 1 (pads longer
+ *                                    than the output), sizes that overflow */
+CONVT_API convt_status convt_layer_output_shape(const convt_layer* layer, int64_t batch,
+                                                int64_t steps, int64_t out_shape[3]) CONVT_NOEXCEPT;
+
+/** Runs the layer: output = activation(conv1d_transpose(input, kernel) + bias).
+ *  @param[in]  input       batch * steps * in_channels values, in the data format's layout
+ *  @param[in]  input_len   element count, must equal batch * steps * in_channels
+ *  @param[in]  batch       >= 1 (and = BATCH_SIZE when that is set)
+ *  @param[in]  steps       >= 1 (and = INPUT_STEPS when that is set)
+ *  @param[out] output      receives exactly the first batch * filters * out_steps values
+ *  @param[in]  output_len  element count available, at least batch * filters * out_steps
+ *  @param[in]  out_steps   the output length you want: the default of output_shape, or --
+ *                          while output_padding is unset -- another length the table in the
+ *                          introduction accepts (TF's output_shape for VALID and SAME,
+ *                          PyTorch's output_size for EXPLICIT)
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL pointer; a combination of parameters no input
+ *                                    could satisfy
+ *  @retval CONVT_E_SHAPE             lengths that do not fit; the message gives the
+ *                                    accepted out_steps
+ *  @retval CONVT_E_STATE             no weights yet, or an _f32 call on a float64 layer
+ *  @retval CONVT_E_OUT_OF_MEMORY     the bounded workspace could not be allocated
+ *  Thread-safe: any number of threads may run forward on one layer at once. */
+CONVT_API convt_status convt_layer_forward_f32(const convt_layer* layer, const float* input,
+                                               int64_t input_len, int64_t batch, int64_t steps,
+                                               float* output, int64_t output_len,
+                                               int64_t out_steps) CONVT_NOEXCEPT;
+CONVT_API convt_status convt_layer_forward_f64(const convt_layer* layer, const double* input,
+                                               int64_t input_len, int64_t batch, int64_t steps,
+                                               double* output, int64_t output_len,
+                                               int64_t out_steps) CONVT_NOEXCEPT;
+
+#if defined(__cplusplus)
+} /* extern "C" */
+#endif
+
+#endif /* CONVT_CONVT_H */

@@ -1,0 +1,51 @@
+#include "col2im.hpp"
+
+namespace convt::detail {
+namespace {
+
+// Calls fn(col_row, y_at_target_or_null) for every (row, tap): the single statement of the
+// index maths that col2im and im2col share.
+template <typename T, typename Fn>
+void for_each_tap(const ColumnMap& m, int64_t i0, int64_t rows, T* y, Fn fn) noexcept {
+  const int64_t row_len = m.kernel_size * m.filters;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t base = (i0 + r) * m.strides - m.crop_begin;
+    for (int64_t t = 0; t < m.kernel_size; ++t) {
+      const int64_t j = base + t * m.dilation;
+      T* target = (j >= 0 && j < m.out_steps) ? y + j * m.step_stride : nullptr;
+      fn(r * row_len + t * m.filters, target);
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void col2im(const ColumnMap& m, int64_t i0, int64_t rows, const T* cols, T* y) noexcept {
+  const int64_t fs = m.filter_stride, nf = m.filters;
+  for_each_tap(m, i0, rows, y, [&](int64_t c, T* target) {
+    if (target == nullptr) return;
+    const T* src = cols + c;
+    if (fs == 1) {
+      for (int64_t o = 0; o < nf; ++o) target[o] += src[o];
+    } else {
+      for (int64_t o = 0; o < nf; ++o) target[o * fs] += src[o];
+    }
+  });
+}
+
+template <typename T>
+void im2col(const ColumnMap& m, int64_t i0, int64_t rows, const T* y, T* cols) noexcept {
+  const int64_t fs = m.filter_stride, nf = m.filters;
+  for_each_tap(m, i0, rows, y, [&](int64_t c, const T* source) {
+    T* dst = cols + c;
+    for (int64_t o = 0; o < nf; ++o) dst[o] = source != nullptr ? source[o * fs] : T(0);
+  });
+}
+
+template void col2im<float>(const ColumnMap&, int64_t, int64_t, const float*, float*) noexcept;
+template void col2im<double>(const ColumnMap&, int64_t, int64_t, const double*, double*) noexcept;
+template void im2col<float>(const ColumnMap&, int64_t, int64_t, const float*, float*) noexcept;
+template void im2col<double>(const ColumnMap&, int64_t, int64_t, const double*, double*) noexcept;
+
+}  // namespace convt::detail

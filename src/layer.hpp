@@ -1,0 +1,73 @@
+// The layer: its parameters, its packed weights and the forward pass. Every check that needs
+// the layer's state lives here; capi/ only guards pointers and translates errors.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "convt/convt.h"
+#include "geometry.hpp"
+#include "packing.hpp"
+
+namespace convt::detail {
+
+inline constexpr int32_t kParamCount = 22;  // convt_param values 1 .. kParamCount
+
+class Layer {
+ public:
+  Layer(int64_t filters, int64_t kernel_size);
+
+  void set_int(convt_param param, int64_t value);
+  int64_t get_int(convt_param param) const;
+  void set_double(convt_param param, double value);
+  double get_double(convt_param param) const;
+  void set_string(convt_param param, const char* value);
+  std::string get_string(convt_param param) const;
+
+  template <typename T>
+  void set_weights(int64_t in_channels, convt_layout layout, const T* kernel, int64_t kernel_len,
+                   const T* bias, int64_t bias_len);
+  template <typename T>
+  void get_weights(convt_layout layout, T* kernel, int64_t kernel_len, T* bias,
+                   int64_t bias_len) const;
+  void init_weights(int64_t in_channels, uint64_t seed);
+
+  std::array<int64_t, 3> output_shape(int64_t batch, int64_t steps) const;
+
+  template <typename T>
+  void forward(const T* input, int64_t input_len, int64_t batch, int64_t steps, T* output,
+               int64_t output_len, int64_t out_steps) const;
+
+ private:
+  template <typename T>
+  struct Weights {
+    std::vector<T> packed;  // see packing.hpp
+    std::vector<T> bias;    // empty when use_bias is 0
+  };
+
+  int64_t p(convt_param param) const { return ints_[param]; }
+  Geometry geometry() const;
+  // Checks that groups divides filters (and in_channels when known): INVALID_ARGUMENT.
+  void check_groups() const;
+  // Checks in_channels for new weights against the layer, and returns the kernel's dims.
+  KernelDims dims_for(int64_t in_channels) const;
+  template <typename T>
+  void check_dtype(const char* function) const;
+  template <typename T>
+  Weights<T>& weights();
+  template <typename T>
+  const Weights<T>& weights() const;
+  template <typename T>
+  void install(const KernelDims& d, convt_layout layout, const T* kernel, const T* bias);
+
+  std::array<int64_t, kParamCount + 1> ints_{};  // int and enum parameters by convt_param
+  double alpha_;
+  std::string name_;
+  bool has_weights_ = false;
+  Weights<float> f32_;
+  Weights<double> f64_;
+};
+
+}  // namespace convt::detail
