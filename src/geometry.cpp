@@ -83,7 +83,7 @@ OutputRange output_range(const Geometry& g, int64_t steps) {
       break;
     case CONVT_PADDING_SAME:
       if (op_set(g)) {
-        r.fallback = (steps - 1) * s + k_eff % 2 + op;  // Keras: no overflow past `full + op`
+        r.fallback = checked_add((steps - 1) * s + k_eff % 2, op, "output length");  // Keras
       } else {
         r.lo = (steps - 1) * s + 1;
         r.hi = same_len;
@@ -101,14 +101,14 @@ OutputRange output_range(const Geometry& g, int64_t steps) {
       }
       break;
     case CONVT_PADDING_EXPLICIT: {
-      // Pads may be any int64: saturate a crop longer than the output far below zero.
-      const bool too_long = g.pad_begin > full || g.pad_end > full - g.pad_begin;
-      const int64_t cropped = too_long ? INT64_MIN / 4 : full - g.pad_begin - g.pad_end;
+      // Pads may be any int64: a difference that overflows saturates far below zero.
+      int64_t cropped = 0;
+      if (__builtin_sub_overflow(full - g.pad_begin, g.pad_end, &cropped)) cropped = INT64_MIN / 4;
       if (op_set(g)) {
-        r.fallback = cropped + op;
+        r.fallback = checked_add(cropped, op, "output length");
       } else {
         r.lo = cropped;
-        r.hi = cropped + std::max(s, g.dilation) - 1;
+        r.hi = checked_add(cropped, std::max(s, g.dilation) - 1, "output length");
         r.fallback = cropped;
       }
       break;
@@ -117,12 +117,14 @@ OutputRange output_range(const Geometry& g, int64_t steps) {
       fail(CONVT_E_INTERNAL, "unknown padding mode " + std::to_string(g.padding));
   }
   if (op_set(g)) r.lo = r.hi = r.fallback;
-  r.lo = std::max<int64_t>(r.lo, 1);
-  if (r.hi < r.lo) {
-    fail(CONVT_E_SHAPE, "no output length >= 1 exists for " + describe(g, steps) +
+  // The default must be a real length; the ranges start at or below it.
+  if (r.fallback < 1) {
+    fail(CONVT_E_SHAPE, "the output would be empty for " + describe(g, steps) +
                             ": the full output has " + std::to_string(full) +
-                            " steps and the padding leaves " + std::to_string(r.fallback));
+                            " steps and the padding leaves " +
+                            std::to_string(std::max<int64_t>(r.fallback, 0)));
   }
+  r.lo = std::max<int64_t>(r.lo, 1);
   return r;
 }
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages libconvt needs to build, test and demo, when any is missing.
+# Usage: scripts/deps.sh [extra-package ...]
+set -euo pipefail
+packages=(cmake g++ make pkg-config libopenblas-dev libopenblas-serial-dev catch2 "$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing: ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
