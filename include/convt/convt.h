@@ -57,11 +57,16 @@
  * dilation_rate.) With op set, out_steps must equal the default. Rules: 0 <= op < max(S, D); the
  * output length must be >= 1.
  *
- *   "Why is my output one step shorter than Keras's?" Keras's padding="same" gives
- *   steps*strides; with output_padding set it gives (steps-1)*strides + K_eff%2 + op, which
- *   is one shorter for an even kernel and op = strides - 2 ... The table above is exact; a
- *   forward call whose out_steps does not fit it fails with a message that names the
- *   lengths it accepts.
+ *   "Why is my output one step shorter than Keras's?" Check, in this order:
+ *   - padding SAME with output_padding set gives (steps-1)*S + K_eff%2 + op, which is
+ *     steps*S only when op = S - K_eff%2; output_padding -1 (Keras None) gives steps*S;
+ *   - padding VALID with output_padding unset gives (steps-1)*S + max(K_eff, S): Keras adds
+ *     max(K_eff - S, 0) to steps*S; TF's output_shape may ask for any length up to
+ *     L_full + S - 1, and forward accepts it as out_steps;
+ *   - PyTorch's padding=p crops p steps at BOTH ends (EXPLICIT, PAD_BEGIN = PAD_END = p);
+ *   - a dilation_rate > 1 lengthens the kernel to K_eff.
+ *   A forward whose out_steps does not fit fails with CONVT_E_SHAPE and a message that gives
+ *   the parameters and the lengths it accepts.
  *
  * Mapping each framework onto this API
  *   Keras Conv1DTranspose(filters, kernel_size, strides, padding="valid"|"same",
@@ -437,8 +442,9 @@ CONVT_API convt_status convt_layer_get_string(const convt_layer* layer, convt_pa
  *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer or kernel, unknown layout, groups that do not
  *                                    divide filters
  *  @retval CONVT_E_SHAPE             in_channels < 1, not divisible by groups or not the
- *                                    layer's; kernel_len or bias_len wrong; bias given or
- *                                    missing against use_bias
+ *                                    layer's; kernel_len or bias_len wrong; a bias given
+ *                                    while use_bias is 0
+ *  (A NULL bias while use_bias is 1 is CONVT_E_INVALID_ARGUMENT.)
  *  @retval CONVT_E_STATE             dtype mismatch (an _f32 call on a float64 layer)
  *  @retval CONVT_E_OUT_OF_MEMORY
  *  Not thread-safe with other calls on the same layer. */
