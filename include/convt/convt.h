@@ -312,7 +312,7 @@ enum {
   CONVT_ACTIVATION_MISH = 14,        /* "mish": x * tanh(softplus(x)) */
   CONVT_ACTIVATION_SOFTMAX = 15,     /* "softmax": along the last axis */
   CONVT_ACTIVATION_LOG_SOFTMAX = 16, /* "log_softmax": along the last axis */
-  CONVT_ACTIVATION_CELU = 17, /* "celu": max(x, 0) + alpha * min(0, exp(x/alpha) - 1), alpha 1 */
+  CONVT_ACTIVATION_CELU = 17, /* "celu": max(x, 0) + min(0, alpha * (exp(x/alpha) - 1)), alpha 1 */
   CONVT_ACTIVATION_HARD_SILU = 18,      /* "hard_silu" or "hard_swish": x * hard_sigmoid(x) */
   CONVT_ACTIVATION_HARD_TANH = 19,      /* "hard_tanh": min(max(x, -1), 1) */
   CONVT_ACTIVATION_LOG_SIGMOID = 20,    /* "log_sigmoid": -softplus(-x) */
