@@ -2,7 +2,7 @@
 # Installs the Debian packages libconvt needs to build, test and demo, when any is missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-packages=(cmake g++ make pkg-config libopenblas-dev libopenblas-serial-dev catch2 "$@")
+packages=(cmake g++ make pkg-config libopenblas-dev libopenblas-openmp-dev catch2 "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

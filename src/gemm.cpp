@@ -1,6 +1,7 @@
 #include "gemm.hpp"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <climits>
 #include <string>
@@ -36,9 +37,19 @@ void call(bool at, blasint m, blasint n, blasint k, const double* a, blasint lda
 template <typename T>
 void gemm(bool a_transposed, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
           int64_t ldb, T* c, int64_t ldc) {
-  call(a_transposed, blas_dim(m, "GEMM rows"), blas_dim(n, "GEMM columns"),
-       blas_dim(k, "GEMM depth"), a, blas_dim(lda, "input leading dimension"), b,
-       blas_dim(ldb, "kernel leading dimension"), c, blas_dim(ldc, "column leading dimension"));
+  // OpenBLAS (OpenMP build) runs single-threaded when the calling task's nthreads ICV is 1.
+  // That ICV is per task: setting it inside a 1-thread region of our own changes nothing for
+  // the host, and the library's own threads decide the parallelism. Single-threaded calls also
+  // keep every result independent of how many threads the caller runs.
+  const blasint bm = blas_dim(m, "GEMM rows"), bn = blas_dim(n, "GEMM columns");
+  const blasint bk = blas_dim(k, "GEMM depth"), blda = blas_dim(lda, "input leading dimension");
+  const blasint bldb = blas_dim(ldb, "kernel leading dimension");
+  const blasint bldc = blas_dim(ldc, "column leading dimension");
+#pragma omp parallel num_threads(1)
+  {
+    omp_set_num_threads(1);
+    call(a_transposed, bm, bn, bk, a, blda, b, bldb, c, bldc);
+  }
 }
 
 template void gemm<float>(bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,

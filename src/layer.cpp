@@ -136,6 +136,33 @@ std::string product_text(const char* names, std::initializer_list<int64_t> facto
        std::string(buffer) + " has " + std::to_string(given) + " values, expected " + expected);
 }
 
+// The caller's weight buffers against the kernel's dims: layout, kernel_len, and a bias of
+// `filters` values passed exactly when use_bias is 1. Shared by set_weights and get_weights.
+void check_weight_buffers(const KernelDims& d, convt_layout layout, int64_t kernel_len,
+                          bool use_bias, const void* bias, int64_t bias_len) {
+  if (layout != CONVT_LAYOUT_WOI && layout != CONVT_LAYOUT_IOW) {
+    fail(CONVT_E_INVALID_ARGUMENT, "unknown kernel layout " + std::to_string(layout) +
+                                       "; expected CONVT_LAYOUT_WOI (0) or CONVT_LAYOUT_IOW (1)");
+  }
+  if (kernel_len != d.elements()) {
+    wrong_length("kernel", kernel_len,
+                 product_text("kernel_size*filters*in_channels/groups",
+                              {d.kernel_size, d.filters, d.in_channels / d.groups}, d.elements()));
+  }
+  if (use_bias && (bias == nullptr || bias_len != d.filters)) {
+    fail(CONVT_E_SHAPE,
+         std::string("bias ") +
+             (bias == nullptr ? "is NULL" : "has " + std::to_string(bias_len) + " values") +
+             " but use_bias is 1: expected filters = " + std::to_string(d.filters) +
+             " values (or set use_bias to 0 first)");
+  }
+  if (!use_bias && (bias != nullptr || bias_len != 0)) {
+    fail(CONVT_E_SHAPE, "bias has " + std::to_string(bias_len) + " values" +
+                            (bias != nullptr ? " (and is not NULL)" : "") +
+                            " but use_bias is 0: expected bias NULL and bias_len 0");
+  }
+}
+
 }  // namespace
 
 Layer::Layer(int64_t filters, int64_t kernel_size)
@@ -317,29 +344,8 @@ template <typename T>
 void Layer::set_weights(int64_t in_channels, convt_layout layout, const T* kernel,
                         int64_t kernel_len, const T* bias, int64_t bias_len) {
   check_dtype<T>("convt_layer_set_weights");
-  if (layout != CONVT_LAYOUT_WOI && layout != CONVT_LAYOUT_IOW) {
-    fail(CONVT_E_INVALID_ARGUMENT, "unknown kernel layout " + std::to_string(layout) +
-                                       "; expected CONVT_LAYOUT_WOI (0) or CONVT_LAYOUT_IOW (1)");
-  }
   const KernelDims d = dims_for(in_channels);
-  if (kernel_len != d.elements()) {
-    wrong_length("kernel", kernel_len,
-                 product_text("kernel_size*filters*in_channels/groups",
-                              {d.kernel_size, d.filters, d.in_channels / d.groups}, d.elements()));
-  }
-  if (p(CONVT_PARAM_USE_BIAS) != 0) {
-    if (bias == nullptr) {
-      fail(CONVT_E_INVALID_ARGUMENT,
-           "bias is NULL but use_bias is 1: pass filters = " + std::to_string(d.filters) +
-               " values, or set use_bias to 0 first");
-    }
-    if (bias_len != d.filters) {
-      wrong_length("bias", bias_len, "filters = " + std::to_string(d.filters));
-    }
-  } else if (bias != nullptr || bias_len != 0) {
-    fail(CONVT_E_SHAPE, "bias has " + std::to_string(bias_len) +
-                            " values but use_bias is 0: expected bias NULL and bias_len 0");
-  }
+  check_weight_buffers(d, layout, kernel_len, p(CONVT_PARAM_USE_BIAS) != 0, bias, bias_len);
   install(d, layout, kernel, bias);
 }
 
@@ -347,29 +353,10 @@ template <typename T>
 void Layer::get_weights(convt_layout layout, T* kernel, int64_t kernel_len, T* bias,
                         int64_t bias_len) const {
   check_dtype<T>("convt_layer_get_weights");
-  if (layout != CONVT_LAYOUT_WOI && layout != CONVT_LAYOUT_IOW) {
-    fail(CONVT_E_INVALID_ARGUMENT, "unknown kernel layout " + std::to_string(layout) +
-                                       "; expected CONVT_LAYOUT_WOI (0) or CONVT_LAYOUT_IOW (1)");
-  }
   if (!has_weights_) fail(CONVT_E_STATE, "the layer has no weights yet: set or init them first");
   const KernelDims d = dims_for(p(CONVT_PARAM_IN_CHANNELS));
-  if (kernel_len != d.elements()) {
-    wrong_length("kernel", kernel_len,
-                 product_text("kernel_size*filters*in_channels/groups",
-                              {d.kernel_size, d.filters, d.in_channels / d.groups}, d.elements()));
-  }
   const bool use_bias = p(CONVT_PARAM_USE_BIAS) != 0;
-  if (use_bias && bias == nullptr) {
-    fail(CONVT_E_INVALID_ARGUMENT, "bias is NULL but use_bias is 1: pass a buffer of filters = " +
-                                       std::to_string(d.filters) + " values");
-  }
-  if (use_bias && bias_len != d.filters) {
-    wrong_length("bias", bias_len, "filters = " + std::to_string(d.filters));
-  }
-  if (!use_bias && (bias != nullptr || bias_len != 0)) {
-    fail(CONVT_E_SHAPE, "bias has " + std::to_string(bias_len) +
-                            " values but use_bias is 0: expected bias NULL and bias_len 0");
-  }
+  check_weight_buffers(d, layout, kernel_len, use_bias, bias, bias_len);
   const Weights<T>& w = weights<T>();
   unpack_kernel(d, layout, w.packed.data(), kernel);
   if (use_bias) std::copy(w.bias.begin(), w.bias.end(), bias);

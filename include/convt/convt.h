@@ -443,8 +443,7 @@ CONVT_API convt_status convt_layer_get_string(const convt_layer* layer, convt_pa
  *                                    divide filters
  *  @retval CONVT_E_SHAPE             in_channels < 1, not divisible by groups or not the
  *                                    layer's; kernel_len or bias_len wrong; a bias given
- *                                    while use_bias is 0
- *  (A NULL bias while use_bias is 1 is CONVT_E_INVALID_ARGUMENT.)
+ *                                    while use_bias is 0 or missing (NULL) while it is 1
  *  @retval CONVT_E_STATE             dtype mismatch (an _f32 call on a float64 layer)
  *  @retval CONVT_E_OUT_OF_MEMORY
  *  Not thread-safe with other calls on the same layer. */
@@ -460,7 +459,8 @@ CONVT_API convt_status convt_layer_set_weights_f64(convt_layer* layer, int64_t i
 /** Copies the layer's kernel (in the layout asked for) and bias out; lengths as in
  *  set_weights. The round trip with set_weights is exact.
  *  @retval CONVT_E_STATE   no weights yet, or dtype mismatch
- *  @retval CONVT_E_SHAPE   kernel_len or bias_len wrong
+ *  @retval CONVT_E_SHAPE   kernel_len or bias_len wrong, or a bias buffer given or missing
+ *                          against use_bias
  *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer or kernel, unknown layout */
 CONVT_API convt_status convt_layer_get_weights_f32(const convt_layer* layer, convt_layout layout,
                                                    float* kernel, int64_t kernel_len, float* bias,
