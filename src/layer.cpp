@@ -407,6 +407,17 @@ void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t st
          "convt_layer_init_weights first");
   }
   output_shape(batch, steps);  // batch, steps, groups and the parameter combination
+  const int64_t want_steps = p(CONVT_PARAM_INPUT_STEPS), want_batch = p(CONVT_PARAM_BATCH_SIZE);
+  if (want_steps != 0 && steps != want_steps) {
+    fail(CONVT_E_SHAPE, "steps " + std::to_string(steps) +
+                            " does not match the layer's input_steps " +
+                            std::to_string(want_steps));
+  }
+  if (want_batch != 0 && batch != want_batch) {
+    fail(CONVT_E_SHAPE, "batch " + std::to_string(batch) +
+                            " does not match the layer's batch_size " + std::to_string(want_batch));
+  }
+
   const OutputPlan plan = plan_output(geometry(), steps, out_steps);
   const int64_t C = p(CONVT_PARAM_IN_CHANNELS), F = p(CONVT_PARAM_FILTERS);
   const int64_t G = p(CONVT_PARAM_GROUPS), K = p(CONVT_PARAM_KERNEL_SIZE);
@@ -424,17 +435,6 @@ void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t st
                             " values, expected at least " +
                             product_text("batch*filters*out_steps", {batch, F, L_out}, out_needed));
   }
-  const int64_t want_steps = p(CONVT_PARAM_INPUT_STEPS), want_batch = p(CONVT_PARAM_BATCH_SIZE);
-  if (want_steps != 0 && steps != want_steps) {
-    fail(CONVT_E_SHAPE, "steps " + std::to_string(steps) +
-                            " does not match the layer's input_steps " +
-                            std::to_string(want_steps));
-  }
-  if (want_batch != 0 && batch != want_batch) {
-    fail(CONVT_E_SHAPE, "batch " + std::to_string(batch) +
-                            " does not match the layer's batch_size " + std::to_string(want_batch));
-  }
-
   const bool channels_last = p(CONVT_PARAM_DATA_FORMAT) == CONVT_CHANNELS_LAST;
   const auto act = static_cast<convt_activation>(p(CONVT_PARAM_ACTIVATION));
   const int64_t Cg = C / G, Fg = F / G;
@@ -461,11 +461,11 @@ void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t st
   for (int64_t n = 0; n < batch; ++n) {
     const T* x = input + n * L * C;
     T* y = output + n * F * L_out;
-    // Seed with the bias; steps no tap reaches keep it.
-    for (int64_t j = 0; j < L_out; ++j) {
-      for (int64_t o = 0; o < F; ++o) {
-        y[j * map.step_stride + o * map.filter_stride] =
-            w.bias.empty() ? T(0) : w.bias[static_cast<size_t>(o)];
+    // Seed with the bias (in memory order); steps no tap reaches keep it.
+    for (int64_t a = 0; a < act_rows; ++a) {
+      for (int64_t b = 0; b < act_len; ++b) {
+        const int64_t o = channels_last ? b : a;
+        y[a * act_len + b] = w.bias.empty() ? T(0) : w.bias[static_cast<size_t>(o)];
       }
     }
     for (int64_t g = 0; g < G; ++g) {

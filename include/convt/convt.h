@@ -199,8 +199,8 @@ enum {
   /* int, read-only: kernel taps, fixed by convt_layer_create. */
   CONVT_PARAM_KERNEL_SIZE = 2,
   /* int, default 0 = not fixed yet. Fixed by set_weights / init_weights; may be set
-   * before them (>= 1) to declare the input's channels; then weights must agree. Once
-   * weights are set, setting another value is CONVT_E_STATE. */
+   * before them to declare the input's channels (>= 1; 0 undeclares), and then weights
+   * must agree. Once weights are set, setting another value is CONVT_E_STATE. */
   CONVT_PARAM_IN_CHANNELS = 3,
   /* int >= 1, default 1. */
   CONVT_PARAM_STRIDES = 4,
