@@ -277,7 +277,7 @@ TEST_CASE("an unknown initializer value throws Error CONVT_E_INVALID_ARGUMENT", 
   }
 }
 
-TEST_CASE("the same (seed, stream) gives the same bits; another seed or stream other values",
+TEST_CASE("the same (seed, stream) gives the same bits and another seed or stream other values",
           "[initializers]") {
   const Shape shape{3, 4, 5};
   for (convt_initializer init = CONVT_INITIALIZER_GLOROT_UNIFORM;
