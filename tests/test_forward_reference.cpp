@@ -14,10 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "api_helpers.hpp"
 #include "convt/convt.h"
 #include "reference.hpp"
 
 namespace {
+
+using convt_test::forward;
+using convt_test::set_weights;
 
 using convt_test::Hyper;
 using convt_test::Lengths;
@@ -33,28 +37,6 @@ using LayerPtr = std::unique_ptr<convt_layer, LayerDeleter>;
 // ------------------------------------------------------------------------------------------
 // dtype dispatch over the _f32 / _f64 entry points.
 // ------------------------------------------------------------------------------------------
-convt_status set_weights(convt_layer* layer, int64_t in_channels, convt_layout layout,
-                         const std::vector<float>& kernel, const std::vector<float>& bias) {
-  return convt_layer_set_weights_f32(
-      layer, in_channels, layout, kernel.data(), static_cast<int64_t>(kernel.size()),
-      bias.empty() ? nullptr : bias.data(), static_cast<int64_t>(bias.size()));
-}
-convt_status set_weights(convt_layer* layer, int64_t in_channels, convt_layout layout,
-                         const std::vector<double>& kernel, const std::vector<double>& bias) {
-  return convt_layer_set_weights_f64(
-      layer, in_channels, layout, kernel.data(), static_cast<int64_t>(kernel.size()),
-      bias.empty() ? nullptr : bias.data(), static_cast<int64_t>(bias.size()));
-}
-convt_status forward(const convt_layer* layer, const std::vector<float>& in, int64_t batch,
-                     int64_t steps, std::vector<float>& out, int64_t out_steps) {
-  return convt_layer_forward_f32(layer, in.data(), static_cast<int64_t>(in.size()), batch, steps,
-                                 out.data(), static_cast<int64_t>(out.size()), out_steps);
-}
-convt_status forward(const convt_layer* layer, const std::vector<double>& in, int64_t batch,
-                     int64_t steps, std::vector<double>& out, int64_t out_steps) {
-  return convt_layer_forward_f64(layer, in.data(), static_cast<int64_t>(in.size()), batch, steps,
-                                 out.data(), static_cast<int64_t>(out.size()), out_steps);
-}
 
 // A quiet NaN with a payload: the library never produces it, so a bitwise match proves the
 // element was not written.

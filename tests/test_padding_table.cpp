@@ -19,10 +19,14 @@
 #include <utility>
 #include <vector>
 
+#include "api_helpers.hpp"
 #include "convt/convt.h"
 #include "reference.hpp"
 
 namespace {
+
+using convt_test::forward;
+using convt_test::set_weights;
 
 using convt_test::Hyper;
 using convt_test::Lengths;
@@ -107,28 +111,6 @@ constexpr int64_t kUnset = CONVT_OUTPUT_PADDING_UNSET;
 // ------------------------------------------------------------------------------------------
 // dtype dispatch.
 // ------------------------------------------------------------------------------------------
-convt_status set_weights(convt_layer* layer, int64_t in_channels, convt_layout layout,
-                         const std::vector<float>& kernel, const std::vector<float>& bias) {
-  return convt_layer_set_weights_f32(
-      layer, in_channels, layout, kernel.data(), static_cast<int64_t>(kernel.size()),
-      bias.empty() ? nullptr : bias.data(), static_cast<int64_t>(bias.size()));
-}
-convt_status set_weights(convt_layer* layer, int64_t in_channels, convt_layout layout,
-                         const std::vector<double>& kernel, const std::vector<double>& bias) {
-  return convt_layer_set_weights_f64(
-      layer, in_channels, layout, kernel.data(), static_cast<int64_t>(kernel.size()),
-      bias.empty() ? nullptr : bias.data(), static_cast<int64_t>(bias.size()));
-}
-convt_status forward(const convt_layer* layer, const std::vector<float>& in, int64_t batch,
-                     int64_t steps, std::vector<float>& out, int64_t out_steps) {
-  return convt_layer_forward_f32(layer, in.data(), static_cast<int64_t>(in.size()), batch, steps,
-                                 out.data(), static_cast<int64_t>(out.size()), out_steps);
-}
-convt_status forward(const convt_layer* layer, const std::vector<double>& in, int64_t batch,
-                     int64_t steps, std::vector<double>& out, int64_t out_steps) {
-  return convt_layer_forward_f64(layer, in.data(), static_cast<int64_t>(in.size()), batch, steps,
-                                 out.data(), static_cast<int64_t>(out.size()), out_steps);
-}
 
 template <class T>
 int32_t dtype_of();
