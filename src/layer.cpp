@@ -9,9 +9,8 @@
 
 #include "activation.hpp"
 #include "checked.hpp"
-#include "col2im.hpp"
 #include "error.hpp"
-#include "gemm.hpp"
+#include "forward.hpp"
 #include "initializers.hpp"
 #include "names.hpp"
 
@@ -19,9 +18,6 @@ namespace convt::detail {
 namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
-
-// Bytes of one column tile: small enough to stay in L2 while col2im consumes it.
-constexpr int64_t kColumnTileBytes = int64_t{256} * 1024;
 
 enum class Kind { kInt, kEnum, kDouble, kString };
 
@@ -398,8 +394,8 @@ std::array<int64_t, 3> Layer::output_shape(int64_t batch, int64_t steps) const {
 }
 
 template <typename T>
-void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t steps, T* output,
-                    int64_t output_len, int64_t out_steps) const {
+Prepared<T> Layer::prepare(int64_t input_len, int64_t batch, int64_t steps, int64_t output_len,
+                           int64_t out_steps) const {
   check_dtype<T>("convt_layer_forward");
   if (!has_weights_) {
     fail(CONVT_E_STATE,
@@ -417,11 +413,12 @@ void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t st
     fail(CONVT_E_SHAPE, "batch " + std::to_string(batch) +
                             " does not match the layer's batch_size " + std::to_string(want_batch));
   }
-
-  const OutputPlan plan = plan_output(geometry(), steps, out_steps);
-  const int64_t C = p(CONVT_PARAM_IN_CHANNELS), F = p(CONVT_PARAM_FILTERS);
-  const int64_t G = p(CONVT_PARAM_GROUPS), K = p(CONVT_PARAM_KERNEL_SIZE);
-  const int64_t L = steps, L_out = plan.out_steps;
+  Prepared<T> r;
+  r.view = view<T>();
+  r.plan = plan_output(r.view.geometry, steps, out_steps);
+  r.batch = batch;
+  r.steps = steps;
+  const int64_t C = r.view.dims.in_channels, F = r.view.dims.filters, L_out = r.plan.out_steps;
   const int64_t in_expected =
       checked_mul(checked_mul(batch, steps, "batch*steps"), C, "batch*steps*in_channels");
   if (input_len != in_expected) {
@@ -435,58 +432,29 @@ void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t st
                             " values, expected at least " +
                             product_text("batch*filters*out_steps", {batch, F, L_out}, out_needed));
   }
-  const bool channels_last = p(CONVT_PARAM_DATA_FORMAT) == CONVT_CHANNELS_LAST;
-  const auto act = static_cast<convt_activation>(p(CONVT_PARAM_ACTIVATION));
-  const int64_t Cg = C / G, Fg = F / G;
-  const int64_t row_len = K * Fg;  // columns of the GEMM: (tap, filter) pairs of one group
-  const int64_t tile = std::clamp<int64_t>(
-      kColumnTileBytes / checked_mul(row_len, sizeof(T), "column row bytes"), 1, L);
-  const int64_t act_rows = channels_last ? L_out : F, act_len = channels_last ? F : L_out;
+  return r;
+}
 
-  // All allocation happens before the first write to `output`.
-  std::vector<T> cols(static_cast<size_t>(checked_mul(tile, row_len, "column tile")));
-  std::vector<double> scratch(static_cast<size_t>(activation_scratch_doubles(act, act_len)));
+template <typename T>
+LayerView<T> Layer::view() const {
+  LayerView<T> v;
+  v.geometry = geometry();
+  v.dims = dims_for(p(CONVT_PARAM_IN_CHANNELS));
+  v.channels_last = p(CONVT_PARAM_DATA_FORMAT) == CONVT_CHANNELS_LAST;
+  v.activation = static_cast<convt_activation>(p(CONVT_PARAM_ACTIVATION));
+  v.alpha = alpha_;
+  v.num_threads = p(CONVT_PARAM_NUM_THREADS);
   const Weights<T>& w = weights<T>();
+  v.packed = w.packed.data();
+  v.bias = w.bias.empty() ? nullptr : w.bias.data();
+  return v;
+}
 
-  ColumnMap map;
-  map.strides = p(CONVT_PARAM_STRIDES);
-  map.dilation = p(CONVT_PARAM_DILATION_RATE);
-  map.kernel_size = K;
-  map.filters = Fg;
-  map.crop_begin = plan.crop_begin;
-  map.out_steps = L_out;
-  map.step_stride = channels_last ? F : 1;
-  map.filter_stride = channels_last ? 1 : L_out;
-
-  for (int64_t n = 0; n < batch; ++n) {
-    const T* x = input + n * L * C;
-    T* y = output + n * F * L_out;
-    // Seed with the bias (in memory order); steps no tap reaches keep it.
-    for (int64_t a = 0; a < act_rows; ++a) {
-      for (int64_t b = 0; b < act_len; ++b) {
-        const int64_t o = channels_last ? b : a;
-        y[a * act_len + b] = w.bias.empty() ? T(0) : w.bias[static_cast<size_t>(o)];
-      }
-    }
-    for (int64_t g = 0; g < G; ++g) {
-      const T* b = w.packed.data() + g * Cg * row_len;
-      T* y_group = y + g * Fg * map.filter_stride;
-      for (int64_t i0 = 0; i0 < L; i0 += tile) {
-        const int64_t rows = std::min(tile, L - i0);
-        // cols (rows x K*Fg) = x_tile (rows x Cg) * packed_g (Cg x K*Fg). channels_last reads
-        // x[i][g*Cg + c] (row-major, ld C); channels_first reads x[g*Cg + c][i] transposed.
-        if (channels_last) {
-          gemm<T>(false, rows, row_len, Cg, x + i0 * C + g * Cg, C, b, row_len, cols.data(),
-                  row_len);
-        } else {
-          gemm<T>(true, rows, row_len, Cg, x + g * Cg * L + i0, L, b, row_len, cols.data(),
-                  row_len);
-        }
-        col2im(map, i0, rows, cols.data(), y_group);
-      }
-    }
-    apply_activation(act, alpha_, y, act_rows, act_len, scratch.data());
-  }
+template <typename T>
+void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t steps, T* output,
+                    int64_t output_len, int64_t out_steps) const {
+  const Prepared<T> r = prepare<T>(input_len, batch, steps, output_len, out_steps);
+  run_forward(r.view, r.plan, r.batch, r.steps, input, output);
 }
 
 template void Layer::set_weights<float>(int64_t, convt_layout, const float*, int64_t, const float*,
@@ -499,5 +467,9 @@ template void Layer::forward<float>(const float*, int64_t, int64_t, int64_t, flo
                                     int64_t) const;
 template void Layer::forward<double>(const double*, int64_t, int64_t, int64_t, double*, int64_t,
                                      int64_t) const;
+template Prepared<float> Layer::prepare<float>(int64_t, int64_t, int64_t, int64_t, int64_t) const;
+template Prepared<double> Layer::prepare<double>(int64_t, int64_t, int64_t, int64_t, int64_t) const;
+template LayerView<float> Layer::view<float>() const;
+template LayerView<double> Layer::view<double>() const;
 
 }  // namespace convt::detail

@@ -10,6 +10,7 @@
 #include "convt/convt.h"
 #include "geometry.hpp"
 #include "packing.hpp"
+#include "view.hpp"
 
 namespace convt::detail {
 
@@ -39,6 +40,18 @@ class Layer {
   template <typename T>
   void forward(const T* input, int64_t input_len, int64_t batch, int64_t steps, T* output,
                int64_t output_len, int64_t out_steps) const;
+
+  // Validates a forward-shaped call (dtype, weights, batch and steps, the parameter
+  // combination, out_steps, input_len, output_len) and returns what the compute needs.
+  // Shared by forward and the passes that follow its rules (backward).
+  template <typename T>
+  Prepared<T> prepare(int64_t input_len, int64_t batch, int64_t steps, int64_t output_len,
+                      int64_t out_steps) const;
+
+  // The packed weights and parameters, read-only, for the compute kernels. Requires weights
+  // of dtype T (checked by prepare, or by the caller).
+  template <typename T>
+  LayerView<T> view() const;
 
  private:
   template <typename T>
