@@ -6,19 +6,10 @@
 #include <new>
 #include <string>
 
+#include "capi_internal.hpp"
 #include "convt/convt.h"
-#include "error.hpp"
-#include "layer.hpp"
 
-struct convt_layer {
-  explicit convt_layer(int64_t filters, int64_t kernel_size) : impl(filters, kernel_size) {}
-  convt::detail::Layer impl;
-};
-
-namespace {
-
-using convt::detail::Error;
-using convt::detail::fail;
+namespace convt::capi {
 
 // A fixed buffer, so that storing a message can never fail or allocate.
 constexpr size_t kMessageCapacity = 2048;
@@ -28,40 +19,14 @@ void store_message(const char* function, const char* what) noexcept {
   std::snprintf(t_message, kMessageCapacity, "%s: %s", function, what);
 }
 
-// Runs fn, turning every exception into a status and this thread's message.
-template <typename Fn>
-convt_status guarded(const char* function, Fn&& fn) noexcept {
-  try {
-    fn();
-    return CONVT_OK;
-  } catch (const Error& e) {
-    store_message(function, e.what());
-    return e.status();
-  } catch (const std::bad_alloc&) {
-    store_message(function, "out of memory; nothing was changed");
-    return CONVT_E_OUT_OF_MEMORY;
-  } catch (const std::exception& e) {
-    store_message(function, e.what());
-    return CONVT_E_INTERNAL;
-  } catch (...) {
-    store_message(function, "unknown internal error");
-    return CONVT_E_INTERNAL;
-  }
-}
+}  // namespace convt::capi
 
-void require(const void* pointer, const char* what) {
-  if (pointer == nullptr) fail(CONVT_E_INVALID_ARGUMENT, std::string(what) + " is NULL");
-}
+namespace {
 
-const convt::detail::Layer& layer_of(const convt_layer* layer) {
-  require(layer, "layer");
-  return layer->impl;
-}
-
-convt::detail::Layer& layer_of(convt_layer* layer) {
-  require(layer, "layer");
-  return layer->impl;
-}
+using convt::capi::guarded;
+using convt::capi::layer_of;
+using convt::capi::require;
+using convt::detail::fail;
 
 template <typename T>
 convt_status set_weights(const char* function, convt_layer* layer, int64_t in_channels,
@@ -125,7 +90,7 @@ const char* convt_status_string(convt_status status) noexcept {
   }
 }
 
-const char* convt_last_error(void) noexcept { return t_message; }
+const char* convt_last_error(void) noexcept { return convt::capi::t_message; }
 
 convt_status convt_layer_create(int64_t filters, int64_t kernel_size, convt_layer** out) noexcept {
   return guarded(__func__, [&] {

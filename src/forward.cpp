@@ -61,10 +61,10 @@ void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, i
         // cols (rows x K*Fg) = x_tile (rows x Cg) * packed_g (Cg x K*Fg). channels_last reads
         // x[i][g*Cg + c] (row-major, ld C); channels_first reads x[g*Cg + c][i] transposed.
         if (channels_last) {
-          gemm<T>(false, rows, row_len, Cg, x + i0 * C + g * Cg, C, w, row_len, cols.data(),
+          gemm<T>(false, false, rows, row_len, Cg, x + i0 * C + g * Cg, C, w, row_len, cols.data(),
                   row_len);
         } else {
-          gemm<T>(true, rows, row_len, Cg, x + g * Cg * L + i0, L, w, row_len, cols.data(),
+          gemm<T>(true, false, rows, row_len, Cg, x + g * Cg * L + i0, L, w, row_len, cols.data(),
                   row_len);
         }
         col2im(map, i0, rows, cols.data(), y_group);

@@ -20,41 +20,41 @@ blasint blas_dim(int64_t v, const char* what) {
   return static_cast<blasint>(v);
 }
 
-void call(bool at, blasint m, blasint n, blasint k, const float* a, blasint lda, const float* b,
-          blasint ldb, float* c, blasint ldc) {
-  cblas_sgemm(CblasRowMajor, at ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b,
-              ldb, 0.0f, c, ldc);
+CBLAS_TRANSPOSE op(bool transposed) { return transposed ? CblasTrans : CblasNoTrans; }
+
+void call(bool at, bool bt, blasint m, blasint n, blasint k, const float* a, blasint lda,
+          const float* b, blasint ldb, float* c, blasint ldc) {
+  cblas_sgemm(CblasRowMajor, op(at), op(bt), m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
 
-void call(bool at, blasint m, blasint n, blasint k, const double* a, blasint lda, const double* b,
-          blasint ldb, double* c, blasint ldc) {
-  cblas_dgemm(CblasRowMajor, at ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, lda, b,
-              ldb, 0.0, c, ldc);
+void call(bool at, bool bt, blasint m, blasint n, blasint k, const double* a, blasint lda,
+          const double* b, blasint ldb, double* c, blasint ldc) {
+  cblas_dgemm(CblasRowMajor, op(at), op(bt), m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
 }
 
 }  // namespace
 
 template <typename T>
-void gemm(bool a_transposed, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T* c, int64_t ldc) {
+void gemm(bool a_transposed, bool b_transposed, int64_t m, int64_t n, int64_t k, const T* a,
+          int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
   // OpenBLAS (OpenMP build) runs single-threaded when the calling task's nthreads ICV is 1.
   // That ICV is per task: setting it inside a 1-thread region of our own changes nothing for
   // the host, and the library's own threads decide the parallelism. Single-threaded calls also
   // keep every result independent of how many threads the caller runs.
   const blasint bm = blas_dim(m, "GEMM rows"), bn = blas_dim(n, "GEMM columns");
-  const blasint bk = blas_dim(k, "GEMM depth"), blda = blas_dim(lda, "input leading dimension");
-  const blasint bldb = blas_dim(ldb, "kernel leading dimension");
-  const blasint bldc = blas_dim(ldc, "column leading dimension");
+  const blasint bk = blas_dim(k, "GEMM depth"), blda = blas_dim(lda, "A's leading dimension");
+  const blasint bldb = blas_dim(ldb, "B's leading dimension");
+  const blasint bldc = blas_dim(ldc, "C's leading dimension");
 #pragma omp parallel num_threads(1)
   {
     omp_set_num_threads(1);
-    call(a_transposed, bm, bn, bk, a, blda, b, bldb, c, bldc);
+    call(a_transposed, b_transposed, bm, bn, bk, a, blda, b, bldb, c, bldc);
   }
 }
 
-template void gemm<float>(bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
-                          int64_t, float*, int64_t);
-template void gemm<double>(bool, int64_t, int64_t, int64_t, const double*, int64_t, const double*,
-                           int64_t, double*, int64_t);
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t,
+                          const float*, int64_t, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,
+                           const double*, int64_t, double*, int64_t);
 
 }  // namespace convt::detail
