@@ -1,5 +1,7 @@
 #include "col2im.hpp"
 
+#include <algorithm>
+
 namespace convt::detail {
 namespace {
 
@@ -9,11 +11,15 @@ template <typename T, typename Fn>
 void for_each_tap(const ColumnMap& m, int64_t i0, int64_t rows, T* y, Fn fn) noexcept {
   const int64_t row_len = m.kernel_size * m.filters;
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t base = (i0 + r) * m.strides - m.crop_begin;
+    const int64_t item = (i0 + r) / m.steps, step = (i0 + r) % m.steps;
+    // Valid targets: 0 <= j < out_steps and window_begin <= item*out_steps + j < window_end.
+    const int64_t lo = std::max<int64_t>(0, m.window_begin - item * m.out_steps);
+    const int64_t hi = std::min(m.out_steps, m.window_end - item * m.out_steps);
+    const int64_t base = step * m.strides - m.crop_begin;
+    T* y_item = y + item * m.item_stride;
     for (int64_t t = 0; t < m.kernel_size; ++t) {
       const int64_t j = base + t * m.dilation;
-      T* target = (j >= 0 && j < m.out_steps) ? y + j * m.step_stride : nullptr;
-      fn(r * row_len + t * m.filters, target);
+      fn(r * row_len + t * m.filters, (j >= lo && j < hi) ? y_item + j * m.step_stride : nullptr);
     }
   }
 }

@@ -291,6 +291,7 @@ KernelDims Layer::dims_for(int64_t in_channels) const {
   d.filters = p(CONVT_PARAM_FILTERS);
   d.in_channels = in_channels;
   d.groups = groups;
+  d.filter_block = choose_filter_block(d.kernel_size, d.filters / groups);
   checked_mul(checked_mul(d.kernel_size, d.filters, "kernel_size*filters"), in_channels / groups,
               "kernel_size*filters*in_channels/groups");
   return d;

@@ -34,6 +34,7 @@ class Layer {
   void get_weights(convt_layout layout, T* kernel, int64_t kernel_len, T* bias,
                    int64_t bias_len) const;
   void init_weights(int64_t in_channels, uint64_t seed);
+  bool has_weights() const noexcept { return has_weights_; }
 
   std::array<int64_t, 3> output_shape(int64_t batch, int64_t steps) const;
 

@@ -4,19 +4,19 @@ namespace convt::detail {
 namespace {
 
 // Calls fn(user_index, packed_index) for every kernel element. The one place that knows both
-// layouts: W_woi[t][g*F/G + o'][c'] == W_iow[g*C/G + c'][o'][t] == packed[g][c'][t*F/G + o'].
+// layouts: W_woi[t][g*F/G + o'][c'] == W_iow[g*C/G + c'][o'][t] == packed[g][c'][column(t, o')].
 template <typename Fn>
 void for_each_weight(const KernelDims& d, convt_layout layout, Fn fn) noexcept {
   const int64_t K = d.kernel_size, F = d.filters, Fg = d.filters_per_group();
-  const int64_t Cg = d.channels_per_group();
+  const int64_t Cg = d.channels_per_group(), row = d.row_length();
   for (int64_t g = 0; g < d.groups; ++g) {
     for (int64_t c = 0; c < Cg; ++c) {
-      const int64_t packed_row = (g * Cg + c) * K * Fg;
+      const int64_t packed_row = (g * Cg + c) * row;
       for (int64_t t = 0; t < K; ++t) {
         for (int64_t o = 0; o < Fg; ++o) {
           const int64_t user = layout == CONVT_LAYOUT_WOI ? (t * F + g * Fg + o) * Cg + c
                                                           : ((g * Cg + c) * Fg + o) * K + t;
-          fn(user, packed_row + t * Fg + o);
+          fn(user, packed_row + d.packed_column(t, o));
         }
       }
     }
@@ -24,6 +24,15 @@ void for_each_weight(const KernelDims& d, convt_layout layout, Fn fn) noexcept {
 }
 
 }  // namespace
+
+int64_t choose_filter_block(int64_t kernel_size, int64_t filters_per_group) noexcept {
+  constexpr int64_t kTargetColumns = 1024;
+  const int64_t target = std::max<int64_t>(kTargetColumns / std::max<int64_t>(kernel_size, 1), 8);
+  if (filters_per_group <= target) return filters_per_group;
+  const int64_t blocks = (filters_per_group + target - 1) / target;
+  const int64_t even = (filters_per_group + blocks - 1) / blocks;  // balanced widths
+  return std::min(filters_per_group, (even + 7) / 8 * 8);
+}
 
 template <typename T>
 void pack_kernel(const KernelDims& d, convt_layout layout, const T* kernel, T* packed) noexcept {
