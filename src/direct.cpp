@@ -42,92 +42,216 @@ struct DirectUnit {
   int64_t item, group, j0, j1;
 };
 
+// Units: (item, group, a run of output steps), enough of them to feed the threads.
+std::vector<DirectUnit> direct_units(int64_t batch, int64_t groups, int64_t out_steps,
+                                     int64_t threads) {
+  const int64_t chunks = std::clamp<int64_t>((4 * threads + batch * groups - 1) / (batch * groups),
+                                             1, std::max<int64_t>(out_steps / kStepBlock, 1));
+  std::vector<DirectUnit> units;
+  units.reserve(static_cast<size_t>(checked_mul(batch * groups, chunks, "direct units")));
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t c = 0; c < chunks; ++c)
+        units.push_back({n, g, out_steps * c / chunks, out_steps * (c + 1) / chunks});
+  return units;
+}
+
 }  // namespace
 
 bool use_direct_path(const KernelDims& d) noexcept {
   return d.channels_per_group() * d.filters_per_group() <= kDirectMaxChannelProduct;
 }
 
+namespace {
+
+// a[e] += w * x[e * xs] for e in [e0, e1): contiguous x gets its own loop so it vectorizes.
 template <typename T>
-void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
-                const T* input, T* output, int64_t threads) {
+void axpy(T* a, T w, const T* x, int64_t xs, int64_t e0, int64_t e1) {
+  if (xs == 1) {
+    for (int64_t e = e0; e < e1; ++e) a[e] += w * x[e];
+  } else {
+    for (int64_t e = e0; e < e1; ++e) a[e] += w * x[e * xs];
+  }
+}
+
+// Time-major: for each output phase, a block of steps at a time, vectorized along time. For
+// layouts where time is contiguous (NCW, or one channel).
+template <typename T>
+void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::vector<Phase>& phases,
+                    int64_t steps, const T* input, T* output, const DirectUnit& un, T* a) {
   const KernelDims& d = v.dims;
-  const Geometry& geo = v.geometry;
   const bool last = v.channels_last;
-  const int64_t C = d.in_channels, F = d.filters, G = d.groups, L = steps;
-  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group(), L_out = plan.out_steps;
-  const int64_t S = geo.strides, P = plan.crop_begin;
-  const std::vector<Phase> phases = phases_of(geo);
-  // Input and output strides: step and channel.
-  const int64_t xs = last ? C : 1, xc = last ? 1 : L;
-  const int64_t ys = last ? F : 1, yf = last ? 1 : L_out;
-
-  // Units: (item, group, a run of output steps), enough of them to feed the threads.
-  const int64_t chunks = std::clamp<int64_t>((4 * threads + batch * G - 1) / (batch * G), 1,
-                                             std::max<int64_t>(L_out / kStepBlock, 1));
-  std::vector<DirectUnit> units;
-  units.reserve(static_cast<size_t>(checked_mul(batch * G, chunks, "direct units")));
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t c = 0; c < chunks; ++c)
-        units.push_back({n, g, L_out * c / chunks, L_out * (c + 1) / chunks});
-  const int64_t used = std::min<int64_t>(threads, static_cast<int64_t>(units.size()));
-  std::vector<T> acc(static_cast<size_t>(used * kStepBlock));
-  std::vector<double> scratch(
-      static_cast<size_t>(activation_scratch_doubles(v.activation, last ? F : L_out)));
-  const bool fuse_activation = !activation_along_axis(v.activation);
-
-#pragma omp parallel for num_threads(used) schedule(dynamic, 1)
-  for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
-    const DirectUnit& un = units[static_cast<size_t>(u)];
-    T* a = acc.data() + omp_get_thread_num() * kStepBlock;
-    const T* x = input + un.item * L * C + un.group * Cg * xc;
-    T* y = output + un.item * F * L_out + un.group * Fg * yf;
-    const T* w = v.packed + un.group * Cg * d.row_length();
-    // Steps no tap reaches keep the bias.
-    for (int64_t j = un.j0; j < un.j1; ++j)
-      for (int64_t o = 0; o < Fg; ++o)
-        y[j * ys + o * yf] = v.bias == nullptr ? T(0) : v.bias[un.group * Fg + o];
+  const int64_t C = d.in_channels, F = d.filters, L = steps, L_out = plan.out_steps;
+  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group();
+  const int64_t S = v.geometry.strides, P = plan.crop_begin, row = d.row_length();
+  const int64_t xs = last ? C : 1, xc = last ? 1 : L, ys = last ? F : 1, yf = last ? 1 : L_out;
+  const T* x = input + un.item * L * C + un.group * Cg * xc;
+  T* y = output + un.item * F * L_out + un.group * Fg * yf;
+  const T* w = v.packed + un.group * Cg * row;
+  for (int64_t o = 0; o < Fg; ++o) {
+    const T b = v.bias == nullptr ? T(0) : v.bias[un.group * Fg + o];
+    for (int64_t j = un.j0; j < un.j1; ++j) y[j * ys + o * yf] = b;  // steps no tap reaches
     for (const Phase& ph : phases) {
       const int64_t m_lo = ceil_div(un.j0 + P - ph.r, S);
       const int64_t m_hi = floor_div(un.j1 - 1 + P - ph.r, S);  // inclusive
       for (int64_t mb = m_lo; mb <= m_hi; mb += kStepBlock) {
         const int64_t cnt = std::min(kStepBlock, m_hi - mb + 1);
-        for (int64_t o = 0; o < Fg; ++o) {
-          const T b = v.bias == nullptr ? T(0) : v.bias[un.group * Fg + o];
-          std::fill(a, a + cnt, b);
-          for (size_t k = 0; k < ph.taps.size(); ++k) {
-            // Input step m - q for m = mb + e: e in [max(0, q - mb), min(cnt, L + q - mb)).
-            const int64_t q = ph.q[k];
-            const int64_t e0 = std::max<int64_t>(0, q - mb), e1 = std::min(cnt, L + q - mb);
-            const int64_t column = d.packed_column(ph.taps[k], o);
-            for (int64_t c = 0; c < Cg; ++c) {
-              const T wv = w[c * d.row_length() + column];
-              const T* xp = x + c * xc + (mb - q) * xs;
-              for (int64_t e = e0; e < e1; ++e) a[e] += wv * xp[e * xs];
-            }
+        std::fill(a, a + cnt, b);
+        for (size_t k = 0; k < ph.taps.size(); ++k) {
+          // Input step m - q for m = mb + e: e in [max(0, q - mb), min(cnt, L + q - mb)).
+          const int64_t q = ph.q[k];
+          const int64_t e0 = std::max<int64_t>(0, q - mb), e1 = std::min(cnt, L + q - mb);
+          const int64_t column = d.packed_column(ph.taps[k], o);
+          for (int64_t c = 0; c < Cg; ++c) {
+            axpy(a, w[c * row + column], x + c * xc + (mb - q) * xs, xs, e0, e1);
           }
-          T* yp = y + (mb * S + ph.r - P) * ys + o * yf;
-          for (int64_t e = 0; e < cnt; ++e) yp[e * S * ys] = a[e];
+        }
+        T* yp = y + (mb * S + ph.r - P) * ys + o * yf;
+        for (int64_t e = 0; e < cnt; ++e) yp[e * S * ys] = a[e];
+      }
+    }
+    if (!last && !activation_along_axis(v.activation)) {
+      apply_activation(v.activation, v.alpha, y + o * yf + un.j0, 1, un.j1 - un.j0, nullptr);
+    }
+  }
+  if (last && !activation_along_axis(v.activation)) {
+    for (int64_t j = un.j0; j < un.j1; ++j)
+      apply_activation(v.activation, v.alpha, y + j * F, 1, Fg, nullptr);
+  }
+}
+
+// Position-major, for NWC: one output step at a time across every group's channels, which are
+// contiguous there. `wt` holds the weights tap-major: wt[t][g][c'][o'].
+template <typename T>
+void direct_by_position(const LayerView<T>& v, const OutputPlan& plan,
+                        const std::vector<Phase>& phases, const std::vector<int64_t>& phase_of,
+                        int64_t steps, const T* input, T* output, const DirectUnit& un,
+                        const T* wt) {
+  const KernelDims& d = v.dims;
+  const int64_t C = d.in_channels, F = d.filters, G = d.groups, L = steps, L_out = plan.out_steps;
+  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group();
+  const int64_t S = v.geometry.strides, P = plan.crop_begin;
+  for (int64_t j = un.j0; j < un.j1; ++j) {
+    T* yrow = output + (un.item * L_out + j) * F;
+    for (int64_t o = 0; o < F; ++o) yrow[o] = v.bias == nullptr ? T(0) : v.bias[o];
+    const int64_t r = (j + P) % S, m = (j + P) / S;
+    const int64_t p =
+        r < static_cast<int64_t>(phase_of.size()) ? phase_of[static_cast<size_t>(r)] : -1;
+    if (p >= 0) {  // else no tap reaches this step: it keeps the bias
+      const Phase& ph = phases[static_cast<size_t>(p)];
+      for (size_t k = 0; k < ph.taps.size(); ++k) {
+        const int64_t i = m - ph.q[k];
+        if (i < 0 || i >= L) continue;
+        const T* xrow = input + (un.item * L + i) * C;
+        const T* w = wt + ph.taps[k] * C * Fg;
+        if (Cg == 1 && Fg == 1) {  // depthwise: one multiply-add per channel, vectorized
+          for (int64_t g = 0; g < G; ++g) yrow[g] += xrow[g] * w[g];
+        } else {
+          for (int64_t c = 0; c < C; ++c) {
+            const T xv = xrow[c];
+            T* yg = yrow + (c / Cg) * Fg;
+            const T* wc = w + c * Fg;
+            for (int64_t o = 0; o < Fg; ++o) yg[o] += xv * wc[o];
+          }
         }
       }
     }
-    if (fuse_activation) {
-      if (last) {
-        for (int64_t j = un.j0; j < un.j1; ++j)
-          apply_activation(v.activation, v.alpha, y + j * F, 1, Fg, nullptr);
-      } else {
+    if (!activation_along_axis(v.activation)) {
+      apply_activation(v.activation, v.alpha, yrow, 1, F, nullptr);
+    }
+  }
+}
+
+// What run_direct decides before it allocates: shared with the workspace query.
+struct DirectPlan {
+  bool by_position = false;  // NWC with several channels reads whole positions
+  std::vector<DirectUnit> units;
+  int64_t threads = 1;
+  int64_t weight_elems = 0;  // the tap-major weight copy of by_position
+  int64_t phase_table = 0;   // its residue -> phase table
+};
+
+DirectPlan plan_direct(const KernelDims& d, bool channels_last, int64_t strides, int64_t batch,
+                       int64_t out_steps, int64_t threads) {
+  DirectPlan p;
+  p.by_position = channels_last && d.in_channels > 1;
+  p.units = direct_units(batch, p.by_position ? 1 : d.groups, out_steps, threads);
+  p.threads = std::min<int64_t>(threads, static_cast<int64_t>(p.units.size()));
+  if (p.by_position) {
+    p.weight_elems =
+        checked_mul(d.kernel_size * d.in_channels, d.filters_per_group(), "direct weights");
+    p.phase_table = std::min<int64_t>(strides, 1 << 16);
+  }
+  return p;
+}
+
+}  // namespace
+
+template <typename T>
+int64_t direct_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
+                               int64_t threads) {
+  const DirectPlan p =
+      plan_direct(v.dims, v.channels_last, v.geometry.strides, batch, plan.out_steps, threads);
+  return (p.threads * kStepBlock + p.weight_elems) * static_cast<int64_t>(sizeof(T)) +
+         p.phase_table * static_cast<int64_t>(sizeof(int64_t)) +
+         static_cast<int64_t>(p.units.size() * sizeof(DirectUnit));
+}
+
+template <typename T>
+void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
+                const T* input, T* output, int64_t threads) {
+  const KernelDims& d = v.dims;
+  const bool last = v.channels_last;
+  const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size, L_out = plan.out_steps;
+  const int64_t Fg = d.filters_per_group();
+  const std::vector<Phase> phases = phases_of(v.geometry);
+  const DirectPlan dp = plan_direct(d, last, v.geometry.strides, batch, L_out, threads);
+  const bool by_position = dp.by_position;
+  const std::vector<DirectUnit>& units = dp.units;
+  const int64_t used = dp.threads;
+
+  // All allocation happens before the first write to `output`.
+  std::vector<T> acc(static_cast<size_t>(used * kStepBlock));
+  std::vector<double> scratch(
+      static_cast<size_t>(activation_scratch_doubles(v.activation, last ? F : L_out)));
+  std::vector<T> wt;
+  std::vector<int64_t> phase_of;
+  if (by_position) {
+    wt.resize(static_cast<size_t>(dp.weight_elems));
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t t = 0; t < K; ++t)
         for (int64_t o = 0; o < Fg; ++o)
-          apply_activation(v.activation, v.alpha, y + o * L_out + un.j0, 1, un.j1 - un.j0, nullptr);
+          wt[static_cast<size_t>((t * C + c) * Fg + o)] =
+              v.packed[c * d.row_length() + d.packed_column(t, o)];
+    // Phase index by residue where the stride is small enough for a table; else no taps.
+    phase_of.assign(static_cast<size_t>(dp.phase_table), -1);
+    for (size_t p = 0; p < phases.size(); ++p) {
+      if (phases[p].r < static_cast<int64_t>(phase_of.size())) {
+        phase_of[static_cast<size_t>(phases[p].r)] = static_cast<int64_t>(p);
       }
     }
   }
-  if (!fuse_activation) {
+
+#pragma omp parallel for num_threads(used) schedule(dynamic, 1)
+  for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
+    const DirectUnit& un = units[static_cast<size_t>(u)];
+    if (by_position) {
+      direct_by_position(v, plan, phases, phase_of, steps, input, output, un, wt.data());
+    } else {
+      direct_by_time(v, plan, phases, steps, input, output, un,
+                     acc.data() + omp_get_thread_num() * kStepBlock);
+    }
+  }
+  if (activation_along_axis(v.activation)) {
     apply_activation(v.activation, v.alpha, output, last ? batch * L_out : batch * F,
                      last ? F : L_out, scratch.data());
   }
 }
 
+template int64_t direct_workspace_bytes<float>(const LayerView<float>&, const OutputPlan&, int64_t,
+                                               int64_t);
+template int64_t direct_workspace_bytes<double>(const LayerView<double>&, const OutputPlan&,
+                                                int64_t, int64_t);
 template void run_direct<float>(const LayerView<float>&, const OutputPlan&, int64_t, int64_t,
                                 const float*, float*, int64_t);
 template void run_direct<double>(const LayerView<double>&, const OutputPlan&, int64_t, int64_t,

@@ -21,4 +21,9 @@ template <typename T>
 void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                 const T* input, T* output, int64_t threads);
 
+// Bytes of the accumulators run_direct allocates (without the activation's scratch).
+template <typename T>
+int64_t direct_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
+                               int64_t threads);
+
 }  // namespace convt::detail

@@ -109,35 +109,48 @@ void for_each_owned(T* y, bool channels_last, int64_t F, int64_t L_out, int64_t 
   }
 }
 
-int64_t thread_count(int64_t requested) {
-  return requested > 0 ? requested : std::max(omp_get_num_procs(), 1);
+// Multiply-adds below which another thread costs more than it saves (waking a thread and
+// sharing the work is some microseconds): about 50 us of work per thread.
+constexpr double kMinMacsPerThread = 2e6;
+
+// Threads for a call: NUM_THREADS (0 = all cores), but no more than the work can feed. The
+// choice never changes a result (see Tiling), only the speed.
+template <typename T>
+int64_t thread_count(const LayerView<T>& v, int64_t batch, int64_t steps) {
+  const int64_t requested =
+      v.num_threads > 0 ? v.num_threads : std::max<int64_t>(omp_get_num_procs(), 1);
+  const double macs = static_cast<double>(batch) * static_cast<double>(steps) *
+                      static_cast<double>(v.dims.channels_per_group()) *
+                      static_cast<double>(v.dims.filters) * static_cast<double>(v.dims.kernel_size);
+  const auto fed = static_cast<int64_t>(std::min(macs / kMinMacsPerThread, 1e6));
+  return std::clamp<int64_t>(fed, 1, requested);
 }
 
-void check_blas_dim(int64_t v, const char* what) {
-  if (v > INT_MAX) {
-    fail(CONVT_E_UNSUPPORTED, std::string(what) + " " + std::to_string(v) +
-                                  " exceeds the 32-bit BLAS interface's limit " +
-                                  std::to_string(INT_MAX));
-  }
-}
+// Everything run_gemm_path decides before it allocates: shared with the workspace query.
+struct GemmPlan {
+  Tiling tiling;
+  std::vector<Unit> units;
+  int64_t threads = 1;
+  int64_t tile_elems = 0;  // one thread's column tile
+};
 
 template <typename T>
-void run_gemm_path(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
-                   const T* input, T* output) {
+GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps) {
+  GemmPlan gp;
   const KernelDims& d = v.dims;
   const bool last = v.channels_last;
-  const int64_t C = d.in_channels, F = d.filters, G = d.groups, K = d.kernel_size;
-  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group(), L_out = plan.out_steps;
+  const int64_t C = d.in_channels, G = d.groups, K = d.kernel_size;
+  const int64_t Cg = d.channels_per_group(), L_out = plan.out_steps;
   const int64_t row_len = d.row_length(), blocks = d.block_count();
-  const Tiling tl = make_tiling(d, last, batch, steps, sizeof(T));
-  const bool fuse_activation = !activation_along_axis(v.activation);
-  const int64_t threads_wanted = thread_count(v.num_threads);
+  gp.tiling = make_tiling(d, last, batch, steps, sizeof(T));
+  const Tiling& tl = gp.tiling;
+  const int64_t threads_wanted = thread_count(v, batch, steps);
   for (auto [value, what] : {std::pair{tl.tile, "GEMM rows"},
                              {K * tl.max_block, "GEMM columns"},
                              {Cg, "GEMM depth"},
                              {last ? C : steps, "input leading dimension"},
                              {row_len, "kernel leading dimension"}}) {
-    check_blas_dim(value, what);
+    check_gemm_dim(value, what);
   }
 
   // Units: every (group, block), cut into segments of tiles when that gives the threads work.
@@ -145,7 +158,7 @@ void run_gemm_path(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   const int64_t segments =
       std::clamp<int64_t>((2 * threads_wanted + per_segment_units - 1) / per_segment_units, 1,
                           threads_wanted > 1 ? tl.tiles : 1);
-  std::vector<Unit> units;
+  std::vector<Unit>& units = gp.units;
   units.reserve(static_cast<size_t>(per_segment_units * segments));
   for (int64_t s = 0; s < segments; ++s) {
     const int64_t a = tl.tiles * s / segments, b = tl.tiles * (s + 1) / segments;
@@ -158,11 +171,30 @@ void run_gemm_path(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
     for (int64_t g = 0; g < G; ++g)
       for (int64_t blk = 0; blk < blocks; ++blk) units.push_back({g, blk, first, b, begin, end});
   }
-  const int64_t threads = std::min<int64_t>(threads_wanted, static_cast<int64_t>(units.size()));
+  gp.threads = std::min<int64_t>(threads_wanted, static_cast<int64_t>(units.size()));
+  gp.tile_elems = checked_mul(tl.tile, K * tl.max_block, "column tile");
+  checked_mul(gp.tile_elems, gp.threads, "column tiles");
+  return gp;
+}
+
+}  // namespace
+
+template <typename T>
+void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
+                      const T* input, T* output) {
+  const KernelDims& d = v.dims;
+  const bool last = v.channels_last;
+  const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size;
+  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group(), L_out = plan.out_steps;
+  const int64_t row_len = d.row_length();
+  const bool fuse_activation = !activation_along_axis(v.activation);
+  const GemmPlan gp = plan_gemm(v, plan, batch, steps);
+  const Tiling& tl = gp.tiling;
+  const std::vector<Unit>& units = gp.units;
+  const int64_t threads = gp.threads, tile_elems = gp.tile_elems;
 
   // All allocation happens before the first write to `output`.
-  const int64_t tile_elems = checked_mul(tl.tile, K * tl.max_block, "column tile");
-  std::vector<T> cols(static_cast<size_t>(checked_mul(tile_elems, threads, "column tiles")));
+  std::vector<T> cols(static_cast<size_t>(tile_elems * threads));
   const int64_t act_len = last ? F : L_out;
   std::vector<double> scratch(
       static_cast<size_t>(activation_scratch_doubles(v.activation, act_len)));
@@ -223,18 +255,37 @@ void run_gemm_path(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   }
 }
 
-}  // namespace
+template <typename T>
+int64_t forward_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
+                                int64_t steps) {
+  const int64_t act_len = v.channels_last ? v.dims.filters : plan.out_steps;
+  const int64_t scratch =
+      activation_scratch_doubles(v.activation, act_len) * static_cast<int64_t>(sizeof(double));
+  if (use_direct_path(v.dims)) {
+    return direct_workspace_bytes(v, plan, batch, thread_count(v, batch, steps)) + scratch;
+  }
+  const GemmPlan gp = plan_gemm(v, plan, batch, steps);
+  return gp.tile_elems * gp.threads * static_cast<int64_t>(sizeof(T)) + scratch;
+}
 
 template <typename T>
 void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                  const T* input, T* output) {
   if (use_direct_path(v.dims)) {
-    run_direct(v, plan, batch, steps, input, output, thread_count(v.num_threads));
+    run_direct(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
   } else {
-    run_gemm_path(v, plan, batch, steps, input, output);
+    run_forward_gemm(v, plan, batch, steps, input, output);
   }
 }
 
+template int64_t forward_workspace_bytes<float>(const LayerView<float>&, const OutputPlan&, int64_t,
+                                                int64_t);
+template int64_t forward_workspace_bytes<double>(const LayerView<double>&, const OutputPlan&,
+                                                 int64_t, int64_t);
+template void run_forward_gemm<float>(const LayerView<float>&, const OutputPlan&, int64_t, int64_t,
+                                      const float*, float*);
+template void run_forward_gemm<double>(const LayerView<double>&, const OutputPlan&, int64_t,
+                                       int64_t, const double*, double*);
 template void run_forward<float>(const LayerView<float>&, const OutputPlan&, int64_t, int64_t,
                                  const float*, float*);
 template void run_forward<double>(const LayerView<double>&, const OutputPlan&, int64_t, int64_t,

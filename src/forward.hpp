@@ -15,4 +15,16 @@ template <typename T>
 void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                  const T* input, T* output);
 
+// The two paths run_forward chooses between (direct.hpp states the rule); each computes the
+// same numbers to rounding, for any shape.
+template <typename T>
+void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
+                      const T* input, T* output);
+
+// Bytes of workspace run_forward allocates for this call (column tiles of every thread it
+// uses, the direct kernel's accumulators, the activation's row scratch).
+template <typename T>
+int64_t forward_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
+                                int64_t steps);
+
 }  // namespace convt::detail

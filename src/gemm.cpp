@@ -12,11 +12,7 @@ namespace convt::detail {
 namespace {
 
 blasint blas_dim(int64_t v, const char* what) {
-  if (v > INT_MAX) {
-    fail(CONVT_E_UNSUPPORTED, std::string(what) + " " + std::to_string(v) +
-                                  " exceeds the 32-bit BLAS interface's limit " +
-                                  std::to_string(INT_MAX));
-  }
+  check_gemm_dim(v, what);
   return static_cast<blasint>(v);
 }
 
@@ -33,6 +29,14 @@ void call(bool at, bool bt, blasint m, blasint n, blasint k, const double* a, bl
 }
 
 }  // namespace
+
+void check_gemm_dim(int64_t v, const char* what) {
+  if (v > INT_MAX) {
+    fail(CONVT_E_UNSUPPORTED, std::string(what) + " " + std::to_string(v) +
+                                  " exceeds the 32-bit BLAS interface's limit " +
+                                  std::to_string(INT_MAX));
+  }
+}
 
 template <typename T>
 void gemm(bool a_transposed, bool b_transposed, int64_t m, int64_t n, int64_t k, const T* a,

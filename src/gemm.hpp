@@ -13,4 +13,8 @@ template <typename T>
 void gemm(bool a_transposed, bool b_transposed, int64_t m, int64_t n, int64_t k, const T* a,
           int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc);
 
+// Throws CONVT_E_UNSUPPORTED, naming `what`, when v does not fit BLAS's 32-bit int: for callers
+// that check their GEMMs' dimensions before they write anything.
+void check_gemm_dim(int64_t v, const char* what);
+
 }  // namespace convt::detail

@@ -1,0 +1,186 @@
+// The fast forward paths: every thread count gives bitwise the same output, and the direct
+// kernel and the GEMM path both match the float64 reference on any shape (the rule in
+// direct.hpp only chooses between two correct implementations).
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "api_helpers.hpp"
+#include "convt/convt.h"
+#include "direct.hpp"
+#include "forward.hpp"
+#include "layer.hpp"
+#include "reference.hpp"
+
+namespace {
+
+struct Case {
+  int64_t N, C, F, G, K, S, D, L;
+  int32_t padding;
+  int64_t pad_begin, pad_end;
+  int32_t activation;
+};
+
+// Shapes that give several filter blocks, several tiles and segments, look-back across tile
+// boundaries, bias-only gaps (K_eff < S), groups, and the direct kernel's two loop orders.
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      {2, 64, 160, 1, 16, 8, 1, 700, CONVT_PADDING_EXPLICIT, 4, 4, CONVT_ACTIVATION_RELU},
+      {1, 96, 200, 1, 25, 4, 1, 90, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_TANH},
+      {3, 40, 48, 4, 5, 3, 2, 400, CONVT_PADDING_VALID, 0, 0, CONVT_ACTIVATION_SOFTMAX},
+      {1, 32, 32, 1, 2, 5, 1, 3000, CONVT_PADDING_SAME_LOWER, 0, 0, CONVT_ACTIVATION_LINEAR},
+      {2, 12, 12, 12, 4, 2, 1, 900, CONVT_PADDING_EXPLICIT, 1, 1, CONVT_ACTIVATION_ELU},
+      {1, 1, 1, 1, 8, 4, 1, 5000, CONVT_PADDING_VALID, 0, 0, CONVT_ACTIVATION_LINEAR},
+      {2, 48, 1, 1, 8, 4, 1, 800, CONVT_PADDING_EXPLICIT, 2, 3, CONVT_ACTIVATION_SIGMOID},
+      {2, 8, 8, 1, 3, 2, 3, 500, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_LOG_SOFTMAX},
+  };
+  return c;
+}
+
+std::string describe(const Case& c, int32_t format) {
+  return "N=" + std::to_string(c.N) + " C=" + std::to_string(c.C) + " F=" + std::to_string(c.F) +
+         " G=" + std::to_string(c.G) + " K=" + std::to_string(c.K) + " S=" + std::to_string(c.S) +
+         " D=" + std::to_string(c.D) + " L=" + std::to_string(c.L) +
+         (format == CONVT_CHANNELS_FIRST ? " NCW" : " NWC");
+}
+
+template <typename T>
+std::vector<T> random_values(std::mt19937_64& rng, int64_t n, double scale) {
+  std::uniform_real_distribution<double> u(-scale, scale);
+  std::vector<T> v(static_cast<size_t>(n));
+  for (T& x : v) x = static_cast<T>(u(rng));
+  return v;
+}
+
+void configure(convt_layer* layer, const Case& c, int32_t format, int32_t dtype) {
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_STRIDES, c.S) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DILATION_RATE, c.D) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_GROUPS, c.G) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PADDING, c.padding) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PAD_BEGIN, c.pad_begin) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PAD_END, c.pad_end) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_ACTIVATION, c.activation) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DATA_FORMAT, format) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DTYPE, dtype) == CONVT_OK);
+}
+
+template <typename T>
+void check_thread_counts(const Case& c, int32_t format) {
+  INFO(describe(c, format));
+  std::mt19937_64 rng(42);
+  convt_layer* layer = nullptr;
+  REQUIRE(convt_layer_create(c.F, c.K, &layer) == CONVT_OK);
+  configure(layer, c, format,
+            sizeof(T) == sizeof(float) ? CONVT_DTYPE_FLOAT32 : CONVT_DTYPE_FLOAT64);
+  const auto w = random_values<T>(rng, c.K * c.F * c.C / c.G, 0.5);
+  const auto b = random_values<T>(rng, c.F, 0.5);
+  REQUIRE(convt_test::set_weights(layer, c.C, CONVT_LAYOUT_WOI, w, b) == CONVT_OK);
+  int64_t shape[3];
+  REQUIRE(convt_layer_output_shape(layer, c.N, c.L, shape) == CONVT_OK);
+  const int64_t out_steps = format == CONVT_CHANNELS_LAST ? shape[1] : shape[2];
+  const auto x = random_values<T>(rng, c.N * c.L * c.C, 1.0);
+  std::vector<T> first(static_cast<size_t>(c.N * c.F * out_steps));
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_NUM_THREADS, 1) == CONVT_OK);
+  REQUIRE(convt_test::forward(layer, x, c.N, c.L, first, out_steps) == CONVT_OK);
+  for (int64_t threads : {2, 3, 0}) {
+    INFO("num_threads " << threads);
+    std::vector<T> y(first.size());
+    REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_NUM_THREADS, threads) == CONVT_OK);
+    REQUIRE(convt_test::forward(layer, x, c.N, c.L, y, out_steps) == CONVT_OK);
+    CHECK(std::memcmp(y.data(), first.data(), y.size() * sizeof(T)) == 0);
+  }
+  convt_layer_destroy(layer);
+}
+
+// Runs `path` (GEMM or direct) on the layer's view and checks it against the reference.
+template <typename T, typename Path>
+void check_path_against_reference(const Case& c, int32_t format, Path path) {
+  using convt::detail::Layer;
+  INFO(describe(c, format));
+  std::mt19937_64 rng(7);
+  Layer layer(c.F, c.K);
+  layer.set_int(CONVT_PARAM_STRIDES, c.S);
+  layer.set_int(CONVT_PARAM_DILATION_RATE, c.D);
+  layer.set_int(CONVT_PARAM_GROUPS, c.G);
+  layer.set_int(CONVT_PARAM_PADDING, c.padding);
+  layer.set_int(CONVT_PARAM_PAD_BEGIN, c.pad_begin);
+  layer.set_int(CONVT_PARAM_PAD_END, c.pad_end);
+  layer.set_int(CONVT_PARAM_DATA_FORMAT, format);
+  layer.set_int(CONVT_PARAM_NUM_THREADS, 2);
+  layer.set_int(CONVT_PARAM_DTYPE,
+                sizeof(T) == sizeof(float) ? CONVT_DTYPE_FLOAT32 : CONVT_DTYPE_FLOAT64);
+  const auto w_iow = random_values<T>(rng, c.K * c.F * c.C / c.G, 0.5);
+  const auto bias = random_values<T>(rng, c.F, 0.5);
+  layer.set_weights(c.C, CONVT_LAYOUT_IOW, w_iow.data(), static_cast<int64_t>(w_iow.size()),
+                    bias.data(), c.F);
+  const auto shape = layer.output_shape(c.N, c.L);
+  const int64_t out_steps = format == CONVT_CHANNELS_LAST ? shape[1] : shape[2];
+  const auto r = layer.prepare_call<T>(c.N, c.L, out_steps);
+  const auto x = random_values<T>(rng, c.N * c.L * c.C, 1.0);
+  std::vector<T> y(static_cast<size_t>(c.N * c.F * out_steps));
+  path(r.view, r.plan, c.N, c.L, x.data(), y.data());
+
+  convt_test::Problem p;
+  p.batch = c.N, p.in_channels = c.C, p.filters = c.F, p.groups = c.G, p.kernel_size = c.K;
+  p.strides = c.S, p.dilation = c.D, p.steps = c.L, p.crop_begin = r.plan.crop_begin;
+  p.out_steps = out_steps;
+  const auto x64 = convt_test::convert<double>(x);
+  const auto ref = convt_test::reference_forward(
+      p, format == CONVT_CHANNELS_LAST ? convt_test::ncw_from_nwc(x64, c.N, c.C, c.L) : x64,
+      convt_test::convert<double>(w_iow), convt_test::convert<double>(bias));
+  auto got = convt_test::convert<double>(y);
+  if (format == CONVT_CHANNELS_LAST) got = convt_test::ncw_from_nwc(got, c.N, c.F, out_steps);
+  const double u = sizeof(T) == sizeof(float) ? convt_test::unit_roundoff_f32()
+                                              : convt_test::unit_roundoff_f64();
+  const auto cmp = convt_test::compare(got, ref, c.C / c.G * c.K, u, 1.0);
+  CHECK(cmp.failures == 0);
+}
+
+}  // namespace
+
+TEST_CASE("forward is bitwise identical for every NUM_THREADS on the GEMM and direct paths",
+          "[forward][threads]") {
+  for (const Case& c : cases()) {
+    for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
+      check_thread_counts<float>(c, format);
+      check_thread_counts<double>(c, format);
+    }
+  }
+}
+
+TEST_CASE("the GEMM path and the direct kernel both match the float64 reference on any shape",
+          "[forward][direct]") {
+  for (Case c : cases()) {
+    c.activation = CONVT_ACTIVATION_LINEAR;  // the paths themselves; activations are tested apart
+    for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
+      check_path_against_reference<float>(
+          c, format, [](auto&&... a) { convt::detail::run_forward_gemm(a...); });
+      check_path_against_reference<double>(
+          c, format, [](auto&&... a) { convt::detail::run_forward_gemm(a...); });
+      check_path_against_reference<float>(
+          c, format, [](auto&&... a) { convt::detail::run_direct(a..., int64_t{2}); });
+      check_path_against_reference<double>(
+          c, format, [](auto&&... a) { convt::detail::run_direct(a..., int64_t{2}); });
+    }
+  }
+}
+
+TEST_CASE(
+    "the direct kernel is chosen exactly when channels per group times filters per group "
+    "is at most 64",
+    "[forward][direct]") {
+  convt::detail::KernelDims d;
+  d.in_channels = 48, d.filters = 1, d.groups = 1;
+  CHECK(convt::detail::use_direct_path(d));
+  d.in_channels = 512, d.filters = 512, d.groups = 512;
+  CHECK(convt::detail::use_direct_path(d));
+  d.in_channels = 8, d.filters = 8, d.groups = 1;
+  CHECK(convt::detail::use_direct_path(d));
+  d.in_channels = 13, d.filters = 5, d.groups = 1;
+  CHECK_FALSE(convt::detail::use_direct_path(d));
+  d.in_channels = 16, d.filters = 32, d.groups = 1;
+  CHECK_FALSE(convt::detail::use_direct_path(d));
+}
