@@ -90,7 +90,9 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
   const T* w = v.packed + un.group * Cg * row;
   for (int64_t o = 0; o < Fg; ++o) {
     const T b = v.bias == nullptr ? T(0) : v.bias[un.group * Fg + o];
-    for (int64_t j = un.j0; j < un.j1; ++j) y[j * ys + o * yf] = b;  // steps no tap reaches
+    if (static_cast<int64_t>(phases.size()) < S) {  // some steps no tap reaches: the bias
+      for (int64_t j = un.j0; j < un.j1; ++j) y[j * ys + o * yf] = b;
+    }
     for (const Phase& ph : phases) {
       const int64_t m_lo = ceil_div(un.j0 + P - ph.r, S);
       const int64_t m_hi = floor_div(un.j1 - 1 + P - ph.r, S);  // inclusive
@@ -135,8 +137,14 @@ void direct_by_position(const LayerView<T>& v, const OutputPlan& plan,
     T* yrow = output + (un.item * L_out + j) * F;
     for (int64_t o = 0; o < F; ++o) yrow[o] = v.bias == nullptr ? T(0) : v.bias[o];
     const int64_t r = (j + P) % S, m = (j + P) / S;
-    const int64_t p =
-        r < static_cast<int64_t>(phase_of.size()) ? phase_of[static_cast<size_t>(r)] : -1;
+    int64_t p = -1;  // the phase of residue r: by table, or by search for huge strides
+    if (r < static_cast<int64_t>(phase_of.size())) {
+      p = phase_of[static_cast<size_t>(r)];
+    } else {
+      for (size_t q = 0; q < phases.size(); ++q) {
+        if (phases[q].r == r) p = static_cast<int64_t>(q);
+      }
+    }
     if (p >= 0) {  // else no tap reaches this step: it keeps the bias
       const Phase& ph = phases[static_cast<size_t>(p)];
       for (size_t k = 0; k < ph.taps.size(); ++k) {
@@ -147,11 +155,13 @@ void direct_by_position(const LayerView<T>& v, const OutputPlan& plan,
         if (Cg == 1 && Fg == 1) {  // depthwise: one multiply-add per channel, vectorized
           for (int64_t g = 0; g < G; ++g) yrow[g] += xrow[g] * w[g];
         } else {
-          for (int64_t c = 0; c < C; ++c) {
-            const T xv = xrow[c];
-            T* yg = yrow + (c / Cg) * Fg;
-            const T* wc = w + c * Fg;
-            for (int64_t o = 0; o < Fg; ++o) yg[o] += xv * wc[o];
+          for (int64_t g = 0; g < G; ++g) {
+            const T* xg = xrow + g * Cg;
+            const T* wg = w + g * Cg * Fg;
+            T* yg = yrow + g * Fg;
+            for (int64_t c = 0; c < Cg; ++c) {
+              for (int64_t o = 0; o < Fg; ++o) yg[o] += xg[c] * wg[c * Fg + o];
+            }
           }
         }
       }

@@ -23,15 +23,18 @@ constexpr int64_t kColumnTileBytes = int64_t{512} * 1024;
 
 // The forward pass's decomposition, from the shape alone (never from the thread count, so the
 // summation order of every output element -- and so every bit -- is the same for any threads):
-// input rows of all batch items form one row space, cut into tiles of `tile` rows (NCW tiles
-// stay within an item, since a channels_first item is its own matrix); work units are (group,
-// filter block, segment of tiles), each owning the output positions its segment starts.
+// input rows of all batch items form one row space, cut into tiles of `tile` rows; work units
+// are (group, filter block, segment of tiles), each owning the output positions its segment
+// starts. NWC tiles run across items (rows are evenly strided). An NCW item is its own matrix,
+// read transposed by the GEMM -- unless items are shorter than a tile: then tiles run across
+// items too, gathered into a row-major buffer first, so short signals still give tall GEMMs.
 struct Tiling {
   int64_t rows_per_item = 0;  // L
   int64_t tile = 0;           // rows per GEMM
   int64_t tiles_per_item = 0;
   int64_t tiles = 0;
-  bool items_in_rows = false;  // NWC: tiles run across items
+  bool items_in_rows = false;  // tiles run across items
+  bool gather = false;         // NCW tiles are gathered into a (rows x C/G) buffer
   int64_t max_block = 0;       // widest filter block
 };
 
@@ -39,12 +42,14 @@ Tiling make_tiling(const KernelDims& d, bool channels_last, int64_t batch, int64
                    int64_t elem_size) {
   Tiling t;
   t.rows_per_item = steps;
-  t.items_in_rows = channels_last;
   t.max_block = d.block();
   const int64_t col_row_bytes = checked_mul(d.kernel_size * t.max_block, elem_size, "column row");
-  const int64_t rows = channels_last ? checked_mul(batch, steps, "batch*steps") : steps;
-  t.tile = std::clamp<int64_t>(kColumnTileBytes / col_row_bytes, 1, rows);
-  if (channels_last) {
+  const int64_t tile = std::max<int64_t>(kColumnTileBytes / col_row_bytes, 1);
+  t.gather = !channels_last && batch > 1 && steps < tile;
+  t.items_in_rows = channels_last || t.gather;
+  const int64_t rows = t.items_in_rows ? checked_mul(batch, steps, "batch*steps") : steps;
+  t.tile = std::min(tile, rows);
+  if (t.items_in_rows) {
     t.tiles = (rows + t.tile - 1) / t.tile;
   } else {
     t.tiles_per_item = (steps + t.tile - 1) / t.tile;
@@ -131,7 +136,8 @@ struct GemmPlan {
   Tiling tiling;
   std::vector<Unit> units;
   int64_t threads = 1;
-  int64_t tile_elems = 0;  // one thread's column tile
+  int64_t tile_elems = 0;    // one thread's column tile
+  int64_t gather_elems = 0;  // one thread's gathered input tile (NCW short signals)
 };
 
 template <typename T>
@@ -173,7 +179,8 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   }
   gp.threads = std::min<int64_t>(threads_wanted, static_cast<int64_t>(units.size()));
   gp.tile_elems = checked_mul(tl.tile, K * tl.max_block, "column tile");
-  checked_mul(gp.tile_elems, gp.threads, "column tiles");
+  gp.gather_elems = tl.gather ? checked_mul(tl.tile, Cg, "gathered tile") : 0;
+  checked_mul(gp.tile_elems + gp.gather_elems, gp.threads, "column tiles");
   return gp;
 }
 
@@ -195,6 +202,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
 
   // All allocation happens before the first write to `output`.
   std::vector<T> cols(static_cast<size_t>(tile_elems * threads));
+  std::vector<T> gathered(static_cast<size_t>(gp.gather_elems * threads));
   const int64_t act_len = last ? F : L_out;
   std::vector<double> scratch(
       static_cast<size_t>(activation_scratch_doubles(v.activation, act_len)));
@@ -235,6 +243,14 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
       if (last) {
         gemm<T>(false, false, rows, K * width, Cg, input + r0 * C + unit.group * Cg, C, w, row_len,
                 tile_cols, K * width);
+      } else if (tl.gather) {
+        T* a = gathered.data() + omp_get_thread_num() * gp.gather_elems;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t item = (r0 + r) / steps, i = (r0 + r) % steps;
+          const T* x = input + (item * C + unit.group * Cg) * steps + i;
+          for (int64_t c = 0; c < Cg; ++c) a[r * Cg + c] = x[c * steps];
+        }
+        gemm<T>(false, false, rows, K * width, Cg, a, Cg, w, row_len, tile_cols, K * width);
       } else {
         const int64_t item = r0 / steps, i0 = r0 % steps;
         gemm<T>(true, false, rows, K * width, Cg, input + (item * C + unit.group * Cg) * steps + i0,
@@ -265,7 +281,7 @@ int64_t forward_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, i
     return direct_workspace_bytes(v, plan, batch, thread_count(v, batch, steps)) + scratch;
   }
   const GemmPlan gp = plan_gemm(v, plan, batch, steps);
-  return gp.tile_elems * gp.threads * static_cast<int64_t>(sizeof(T)) + scratch;
+  return (gp.tile_elems + gp.gather_elems) * gp.threads * static_cast<int64_t>(sizeof(T)) + scratch;
 }
 
 template <typename T>
