@@ -206,6 +206,15 @@ convt_status convt_layer_output_shape(const convt_layer* layer, int64_t batch, i
   });
 }
 
+convt_status convt_layer_workspace_size(const convt_layer* layer, int64_t batch, int64_t steps,
+                                        int64_t out_steps, int64_t* bytes) noexcept {
+  return guarded(__func__, [&] {
+    const auto& l = layer_of(layer);
+    require(bytes, "bytes");
+    *bytes = l.workspace_size(batch, steps, out_steps);
+  });
+}
+
 convt_status convt_layer_forward_f32(const convt_layer* layer, const float* input,
                                      int64_t input_len, int64_t batch, int64_t steps, float* output,
                                      int64_t output_len, int64_t out_steps) noexcept {

@@ -3,6 +3,10 @@
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
 packages=(cmake g++ make pkg-config libopenblas-dev libopenblas-openmp-dev catch2 "$@")
+# The binding tests: Go (cgo), Debian's numpy for Debian's /usr/bin/python3, and Rust -- a
+# cargo already on the PATH (rustup's) will do, else Debian's.
+packages+=(golang-go python3-numpy)
+command -v cargo > /dev/null 2>&1 || packages+=(cargo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

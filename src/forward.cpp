@@ -114,23 +114,6 @@ void for_each_owned(T* y, bool channels_last, int64_t F, int64_t L_out, int64_t 
   }
 }
 
-// Multiply-adds below which another thread costs more than it saves (waking a thread and
-// sharing the work is some microseconds): about 50 us of work per thread.
-constexpr double kMinMacsPerThread = 2e6;
-
-// Threads for a call: NUM_THREADS (0 = all cores), but no more than the work can feed. The
-// choice never changes a result (see Tiling), only the speed.
-template <typename T>
-int64_t thread_count(const LayerView<T>& v, int64_t batch, int64_t steps) {
-  const int64_t requested =
-      v.num_threads > 0 ? v.num_threads : std::max<int64_t>(omp_get_num_procs(), 1);
-  const double macs = static_cast<double>(batch) * static_cast<double>(steps) *
-                      static_cast<double>(v.dims.channels_per_group()) *
-                      static_cast<double>(v.dims.filters) * static_cast<double>(v.dims.kernel_size);
-  const auto fed = static_cast<int64_t>(std::min(macs / kMinMacsPerThread, 1e6));
-  return std::clamp<int64_t>(fed, 1, requested);
-}
-
 // Everything run_gemm_path decides before it allocates: shared with the workspace query.
 struct GemmPlan {
   Tiling tiling;
@@ -185,6 +168,23 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
 }
 
 }  // namespace
+
+// Multiply-adds below which another thread costs more than it saves (waking a thread and
+// sharing the work is some microseconds): about 50 us of work per thread.
+constexpr double kMinMacsPerThread = 2e6;
+
+// Threads for a call: NUM_THREADS (0 = all cores), but no more than the work can feed. The
+// choice never changes a result (see Tiling), only the speed.
+template <typename T>
+int64_t thread_count(const LayerView<T>& v, int64_t batch, int64_t steps) {
+  const int64_t requested =
+      v.num_threads > 0 ? v.num_threads : std::max<int64_t>(omp_get_num_procs(), 1);
+  const double macs = static_cast<double>(batch) * static_cast<double>(steps) *
+                      static_cast<double>(v.dims.channels_per_group()) *
+                      static_cast<double>(v.dims.filters) * static_cast<double>(v.dims.kernel_size);
+  const auto fed = static_cast<int64_t>(std::min(macs / kMinMacsPerThread, 1e6));
+  return std::clamp<int64_t>(fed, 1, requested);
+}
 
 template <typename T>
 void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
@@ -298,6 +298,8 @@ template int64_t forward_workspace_bytes<float>(const LayerView<float>&, const O
                                                 int64_t);
 template int64_t forward_workspace_bytes<double>(const LayerView<double>&, const OutputPlan&,
                                                  int64_t, int64_t);
+template int64_t thread_count<float>(const LayerView<float>&, int64_t, int64_t);
+template int64_t thread_count<double>(const LayerView<double>&, int64_t, int64_t);
 template void run_forward_gemm<float>(const LayerView<float>&, const OutputPlan&, int64_t, int64_t,
                                       const float*, float*);
 template void run_forward_gemm<double>(const LayerView<double>&, const OutputPlan&, int64_t,

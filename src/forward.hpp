@@ -15,6 +15,11 @@ template <typename T>
 void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                  const T* input, T* output);
 
+// Threads for a call on `batch` items of `steps` steps: NUM_THREADS (0 = all cores), but no
+// more than the work can feed. The choice never changes a result, only the speed.
+template <typename T>
+int64_t thread_count(const LayerView<T>& v, int64_t batch, int64_t steps);
+
 // The two paths run_forward chooses between (direct.hpp states the rule); each computes the
 // same numbers to rounding, for any shape.
 template <typename T>

@@ -59,6 +59,29 @@ constexpr ParamSpec kSpecs[kParamCount + 1] = {
     {"bias_initializer", Kind::kEnum, 0, kInitializerCount - 1, false, false,
      NameKind::kInitializer},
     {"trainable", Kind::kInt, 0, 1, false, false, NameKind::kPadding},
+    {"kernel_regularizer", Kind::kEnum, 0, kRegularizerCount - 1, false, false,
+     NameKind::kRegularizer},
+    {"kernel_regularizer_l1", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"kernel_regularizer_l2", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"bias_regularizer", Kind::kEnum, 0, kRegularizerCount - 1, false, false,
+     NameKind::kRegularizer},
+    {"bias_regularizer_l1", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"bias_regularizer_l2", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"activity_regularizer", Kind::kEnum, 0, kRegularizerCount - 1, false, false,
+     NameKind::kRegularizer},
+    {"activity_regularizer_l1", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"activity_regularizer_l2", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"kernel_constraint", Kind::kEnum, 0, kConstraintCount - 1, false, false,
+     NameKind::kConstraint},
+    {"kernel_constraint_min_value", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"kernel_constraint_max_value", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"kernel_constraint_rate", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"kernel_constraint_axes", Kind::kInt, 1, 7, false, false, NameKind::kPadding},
+    {"bias_constraint", Kind::kEnum, 0, kConstraintCount - 1, false, false, NameKind::kConstraint},
+    {"bias_constraint_min_value", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"bias_constraint_max_value", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"bias_constraint_rate", Kind::kDouble, 0, 0, false, false, NameKind::kPadding},
+    {"backward_regularization", Kind::kInt, 0, 1, false, false, NameKind::kPadding},
 };
 
 const char* kind_word(Kind k) {
@@ -177,6 +200,8 @@ Layer::Layer(int64_t filters, int64_t kernel_size)
   ints_[CONVT_PARAM_KERNEL_INITIALIZER] = CONVT_INITIALIZER_GLOROT_UNIFORM;
   ints_[CONVT_PARAM_BIAS_INITIALIZER] = CONVT_INITIALIZER_ZEROS;
   ints_[CONVT_PARAM_TRAINABLE] = 1;
+  doubles_.fill(std::numeric_limits<double>::quiet_NaN());  // no regularizer, no constraint
+  ints_[CONVT_PARAM_KERNEL_CONSTRAINT_AXES] = 1;            // Keras's axis=0
 }
 
 // ---- parameters ------------------------------------------------------------------------------
@@ -205,6 +230,10 @@ void Layer::set_int(convt_param param, int64_t value) {
   if (param == CONVT_PARAM_ACTIVATION && value != p(param)) {
     alpha_ = activation_default_alpha(static_cast<convt_activation>(value));
   }
+  if (dependent_count(param) > 0 && value != p(param)) {  // a new regularizer or constraint
+    const std::array<double, 3> defaults = kind_defaults(param, static_cast<int32_t>(value));
+    for (int k = 0; k < dependent_count(param); ++k) doubles_[param + 1 + k] = defaults[k];
+  }
   ints_[param] = value;
 }
 
@@ -215,6 +244,20 @@ int64_t Layer::get_int(convt_param param) const {
 
 void Layer::set_double(convt_param param, double value) {
   const ParamSpec& s = spec_for(param, {Kind::kDouble}, "convt_layer_set_double");
+  if (const convt_param owner = owner_of(param)) {  // a regularizer's or constraint's argument
+    if (std::isnan(doubles_[param])) {
+      fail(CONVT_E_INVALID_ARGUMENT,
+           std::string(s.name) + " does not apply: " + kSpecs[owner].name + " is \"" +
+               name_of_value(kSpecs[owner].names, static_cast<int32_t>(p(owner))) +
+               "\", which has no such argument; set " + kSpecs[owner].name + " first");
+    }
+    if (const char* problem = double_problem(param, value)) {
+      fail(CONVT_E_INVALID_ARGUMENT,
+           std::string(s.name) + " " + std::to_string(value) + " is not accepted: " + problem);
+    }
+    doubles_[param] = value;
+    return;
+  }
   const auto act = static_cast<convt_activation>(p(CONVT_PARAM_ACTIVATION));
   if (const char* problem = activation_alpha_problem(act, value)) {
     fail(CONVT_E_INVALID_ARGUMENT,
@@ -225,7 +268,7 @@ void Layer::set_double(convt_param param, double value) {
 
 double Layer::get_double(convt_param param) const {
   spec_for(param, {Kind::kDouble}, "convt_layer_get_double");
-  return alpha_;
+  return param == CONVT_PARAM_ACTIVATION_ALPHA ? alpha_ : doubles_[param];
 }
 
 void Layer::set_string(convt_param param, const char* value) {
@@ -395,8 +438,7 @@ std::array<int64_t, 3> Layer::output_shape(int64_t batch, int64_t steps) const {
 }
 
 template <typename T>
-Prepared<T> Layer::prepare(int64_t input_len, int64_t batch, int64_t steps, int64_t output_len,
-                           int64_t out_steps) const {
+Prepared<T> Layer::prepare_call(int64_t batch, int64_t steps, int64_t out_steps) const {
   check_dtype<T>("convt_layer_forward");
   if (!has_weights_) {
     fail(CONVT_E_STATE,
@@ -419,6 +461,13 @@ Prepared<T> Layer::prepare(int64_t input_len, int64_t batch, int64_t steps, int6
   r.plan = plan_output(r.view.geometry, steps, out_steps);
   r.batch = batch;
   r.steps = steps;
+  return r;
+}
+
+template <typename T>
+Prepared<T> Layer::prepare(int64_t input_len, int64_t batch, int64_t steps, int64_t output_len,
+                           int64_t out_steps) const {
+  Prepared<T> r = prepare_call<T>(batch, steps, out_steps);
   const int64_t C = r.view.dims.in_channels, F = r.view.dims.filters, L_out = r.plan.out_steps;
   const int64_t in_expected =
       checked_mul(checked_mul(batch, steps, "batch*steps"), C, "batch*steps*in_channels");
@@ -451,11 +500,136 @@ LayerView<T> Layer::view() const {
   return v;
 }
 
+int64_t Layer::workspace_size(int64_t batch, int64_t steps, int64_t out_steps) const {
+  if (p(CONVT_PARAM_DTYPE) == CONVT_DTYPE_FLOAT64) {
+    const Prepared<double> r = prepare_call<double>(batch, steps, out_steps);
+    return forward_workspace_bytes(r.view, r.plan, batch, steps);
+  }
+  const Prepared<float> r = prepare_call<float>(batch, steps, out_steps);
+  return forward_workspace_bytes(r.view, r.plan, batch, steps);
+}
+
 template <typename T>
 void Layer::forward(const T* input, int64_t input_len, int64_t batch, int64_t steps, T* output,
                     int64_t output_len, int64_t out_steps) const {
   const Prepared<T> r = prepare<T>(input_len, batch, steps, output_len, out_steps);
   run_forward(r.view, r.plan, r.batch, r.steps, input, output);
+}
+
+// ---- training ------------------------------------------------------------------------------
+
+Penalty Layer::penalty(convt_param owner) const {
+  Penalty pen;  // a factor the regularizer does not have (NaN) is 0
+  if (p(owner) == CONVT_REGULARIZER_NONE) return pen;
+  if (!std::isnan(doubles_[owner + 1])) pen.l1 = doubles_[owner + 1];
+  if (!std::isnan(doubles_[owner + 2])) pen.l2 = doubles_[owner + 2];
+  return pen;
+}
+
+Constraint Layer::constraint(convt_param owner) const {
+  Constraint c;
+  c.kind = static_cast<convt_constraint>(p(owner));
+  c.min_value = doubles_[owner + 1];
+  c.max_value = doubles_[owner + 2];
+  c.rate = doubles_[owner + 3];
+  c.axes = owner == CONVT_PARAM_KERNEL_CONSTRAINT ? p(CONVT_PARAM_KERNEL_CONSTRAINT_AXES) : 1;
+  return c;
+}
+
+template <typename T>
+void Layer::backward(const T* input, int64_t input_len, int64_t batch, int64_t steps,
+                     const T* grad_output, int64_t grad_output_len, int64_t out_steps,
+                     const Gradients<T>& grads) const {
+  check_dtype<T>("convt_layer_backward");
+  if (!has_weights_) {
+    fail(CONVT_E_STATE,
+         "backward before weights: call convt_layer_set_weights_* or convt_layer_init_weights "
+         "first");
+  }
+  // Forward's rules; grad_output is checked below for its exact length.
+  const Prepared<T> r = prepare<T>(input_len, batch, steps, kMaxInt, out_steps);
+  const int64_t F = r.view.dims.filters, L_out = r.plan.out_steps;
+  const int64_t out_len = batch * F * L_out;  // checked by prepare
+  if (grad_output_len != out_len) {
+    wrong_length("grad_output", grad_output_len,
+                 product_text("batch*filters*out_steps", {batch, F, L_out}, out_len));
+  }
+  if (p(CONVT_PARAM_TRAINABLE) == 0 && (grads.kernel != nullptr || grads.bias != nullptr)) {
+    fail(CONVT_E_STATE, std::string("trainable is 0: the layer's weights are frozen, so ") +
+                            (grads.kernel != nullptr ? "grad_kernel" : "grad_bias") +
+                            " cannot be asked for; pass NULL with length 0 (grad_input still "
+                            "works), or set trainable to 1");
+  }
+  check_gradients(r.view.dims, r.view.bias != nullptr, input_len, grads);
+  Penalties pen;
+  if (p(CONVT_PARAM_BACKWARD_REGULARIZATION) != 0) {
+    pen.kernel = penalty(CONVT_PARAM_KERNEL_REGULARIZER);
+    pen.bias = penalty(CONVT_PARAM_BIAS_REGULARIZER);
+    pen.activity = penalty(CONVT_PARAM_ACTIVITY_REGULARIZER);
+  }
+  run_backward(r.view, r.plan, batch, steps, input, grad_output, pen, grads);
+}
+
+double Layer::regularization_loss() const {
+  if (!has_weights_) fail(CONVT_E_STATE, "the layer has no weights yet: set or init them first");
+  if (p(CONVT_PARAM_TRAINABLE) == 0) return 0.0;  // Keras: trainable weights only
+  const Penalty kernel = penalty(CONVT_PARAM_KERNEL_REGULARIZER);
+  const Penalty bias = penalty(CONVT_PARAM_BIAS_REGULARIZER);
+  const auto sum = [&](const auto& w) {  // the packed order holds every weight once
+    return penalty_value(kernel, w.packed.data(), static_cast<int64_t>(w.packed.size())) +
+           penalty_value(bias, w.bias.data(), static_cast<int64_t>(w.bias.size()));
+  };
+  return p(CONVT_PARAM_DTYPE) == CONVT_DTYPE_FLOAT64 ? sum(f64_) : sum(f32_);
+}
+
+template <typename T>
+double Layer::activity_regularization(const T* output, int64_t output_len, int64_t batch,
+                                      int64_t out_steps) const {
+  check_dtype<T>("convt_layer_activity_regularization");
+  if (batch < 1 || out_steps < 1) {
+    fail(CONVT_E_SHAPE, "batch and out_steps must be >= 1, got batch " + std::to_string(batch) +
+                            " and out_steps " + std::to_string(out_steps));
+  }
+  const int64_t F = p(CONVT_PARAM_FILTERS);
+  const int64_t expected =
+      checked_mul(checked_mul(batch, F, "batch*filters"), out_steps, "batch*filters*out_steps");
+  if (output_len != expected) {
+    wrong_length("output", output_len,
+                 product_text("batch*filters*out_steps", {batch, F, out_steps}, expected));
+  }
+  return penalty_value(penalty(CONVT_PARAM_ACTIVITY_REGULARIZER), output, output_len) /
+         static_cast<double>(batch);
+}
+
+void Layer::apply_constraints() {
+  if (!has_weights_) fail(CONVT_E_STATE, "the layer has no weights yet: set or init them first");
+  const Constraint kernel = constraint(CONVT_PARAM_KERNEL_CONSTRAINT);
+  const Constraint bias = constraint(CONVT_PARAM_BIAS_CONSTRAINT);
+  check_constraint(kernel, "kernel_constraint");
+  check_constraint(bias, "bias_constraint");
+  if (p(CONVT_PARAM_TRAINABLE) == 0) return;  // Keras's optimizer leaves frozen weights alone
+  const KernelDims d = dims_for(p(CONVT_PARAM_IN_CHANNELS));
+  const auto project = [&](auto& w) {
+    using T = typename std::decay_t<decltype(w.packed)>::value_type;
+    // Keras's kernel is (K, F, C/G), the WOI layout: project copies in it, then commit, so
+    // that a failed allocation changes nothing.
+    const bool on_kernel = kernel.kind != CONVT_CONSTRAINT_NONE;
+    std::vector<T> packed(on_kernel ? w.packed.size() : 0), b(w.bias);
+    if (on_kernel) {
+      std::vector<T> woi(w.packed.size());
+      unpack_kernel(d, CONVT_LAYOUT_WOI, w.packed.data(), woi.data());
+      apply_constraint(kernel, {d.kernel_size, d.filters, d.channels_per_group()}, woi.data());
+      pack_kernel(d, CONVT_LAYOUT_WOI, woi.data(), packed.data());
+    }
+    if (!b.empty()) apply_constraint(bias, {d.filters, 1, 1}, b.data());
+    if (on_kernel) w.packed.swap(packed);
+    w.bias.swap(b);
+  };
+  if (p(CONVT_PARAM_DTYPE) == CONVT_DTYPE_FLOAT64) {
+    project(f64_);
+  } else {
+    project(f32_);
+  }
 }
 
 template void Layer::set_weights<float>(int64_t, convt_layout, const float*, int64_t, const float*,
@@ -468,9 +642,19 @@ template void Layer::forward<float>(const float*, int64_t, int64_t, int64_t, flo
                                     int64_t) const;
 template void Layer::forward<double>(const double*, int64_t, int64_t, int64_t, double*, int64_t,
                                      int64_t) const;
+template Prepared<float> Layer::prepare_call<float>(int64_t, int64_t, int64_t) const;
+template Prepared<double> Layer::prepare_call<double>(int64_t, int64_t, int64_t) const;
 template Prepared<float> Layer::prepare<float>(int64_t, int64_t, int64_t, int64_t, int64_t) const;
 template Prepared<double> Layer::prepare<double>(int64_t, int64_t, int64_t, int64_t, int64_t) const;
 template LayerView<float> Layer::view<float>() const;
 template LayerView<double> Layer::view<double>() const;
+template void Layer::backward<float>(const float*, int64_t, int64_t, int64_t, const float*, int64_t,
+                                     int64_t, const Gradients<float>&) const;
+template void Layer::backward<double>(const double*, int64_t, int64_t, int64_t, const double*,
+                                      int64_t, int64_t, const Gradients<double>&) const;
+template double Layer::activity_regularization<float>(const float*, int64_t, int64_t,
+                                                      int64_t) const;
+template double Layer::activity_regularization<double>(const double*, int64_t, int64_t,
+                                                       int64_t) const;
 
 }  // namespace convt::detail

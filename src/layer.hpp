@@ -7,14 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "backward.hpp"
 #include "convt/convt.h"
 #include "geometry.hpp"
 #include "packing.hpp"
+#include "regularizers.hpp"
 #include "view.hpp"
 
 namespace convt::detail {
 
-inline constexpr int32_t kParamCount = 22;  // convt_param values 1 .. kParamCount
+inline constexpr int32_t kParamCount = 41;  // convt_param values 1 .. kParamCount
 
 class Layer {
  public:
@@ -45,6 +47,14 @@ class Layer {
   // Validates a forward-shaped call (dtype, weights, batch and steps, the parameter
   // combination, out_steps, input_len, output_len) and returns what the compute needs.
   // Shared by forward and the passes that follow its rules (backward).
+  // The checks of prepare that need no buffers: dtype, weights, batch and steps, the parameter
+  // combination and out_steps.
+  template <typename T>
+  Prepared<T> prepare_call(int64_t batch, int64_t steps, int64_t out_steps) const;
+
+  // Bytes forward allocates for a call with these arguments (checked as forward checks them).
+  int64_t workspace_size(int64_t batch, int64_t steps, int64_t out_steps) const;
+
   template <typename T>
   Prepared<T> prepare(int64_t input_len, int64_t batch, int64_t steps, int64_t output_len,
                       int64_t out_steps) const;
@@ -53,6 +63,22 @@ class Layer {
   // of dtype T (checked by prepare, or by the caller).
   template <typename T>
   LayerView<T> view() const;
+
+  // ---- training: backward.hpp computes, regularizers.hpp defines the penalties ----
+  // Validates a backward call (forward's rules, grad_output_len, trainable, the gradient
+  // buffers) and fills the requested gradients.
+  template <typename T>
+  void backward(const T* input, int64_t input_len, int64_t batch, int64_t steps,
+                const T* grad_output, int64_t grad_output_len, int64_t out_steps,
+                const Gradients<T>& grads) const;
+  // kernel_regularizer(kernel) + bias_regularizer(bias); 0 when not trainable.
+  double regularization_loss() const;
+  // activity_regularizer(output) / batch for an output of batch * filters * out_steps values.
+  template <typename T>
+  double activity_regularization(const T* output, int64_t output_len, int64_t batch,
+                                 int64_t out_steps) const;
+  // Projects the stored weights by the kernel and bias constraints (not when not trainable).
+  void apply_constraints();
 
  private:
   template <typename T>
@@ -75,9 +101,15 @@ class Layer {
   const Weights<T>& weights() const;
   template <typename T>
   void install(const KernelDims& d, convt_layout layout, const T* kernel, const T* bias);
+  // The regularizer or constraint that the enum parameter `owner` and its doubles describe.
+  Penalty penalty(convt_param owner) const;
+  Constraint constraint(convt_param owner) const;
 
   std::array<int64_t, kParamCount + 1> ints_{};  // int and enum parameters by convt_param
   double alpha_;
+  // The training parameters' doubles by convt_param (NaN where the regularizer or constraint
+  // has no such argument); ACTIVATION_ALPHA lives in alpha_.
+  std::array<double, kParamCount + 1> doubles_{};
   std::string name_;
   bool has_weights_ = false;
   Weights<float> f32_;

@@ -136,6 +136,34 @@ constexpr Spelling kInitializers[] = {
     {"stft", kUnsupported, "stft initializes STFT kernels, not this layer"},
 };
 
+// Keras 3 looks a regularizer or constraint up by class name or its snake_case ("L1L2" ->
+// "l1l2"); keras.regularizers.l1_l2 is an alias.
+constexpr Spelling kRegularizers[] = {
+    {"none", CONVT_REGULARIZER_NONE},
+    {"l1", CONVT_REGULARIZER_L1},
+    {"l2", CONVT_REGULARIZER_L2},
+    {"l1_l2", CONVT_REGULARIZER_L1_L2},
+    {"l1l2", CONVT_REGULARIZER_L1_L2},
+    {"orthogonal_regularizer", kRejected,
+     "Keras's OrthogonalRegularizer needs a rank-2 weight and raises for this layer's kernel, "
+     "bias and output"},
+    {"OrthogonalRegularizer", kRejected,
+     "Keras's OrthogonalRegularizer needs a rank-2 weight and raises for this layer's kernel, "
+     "bias and output"},
+};
+
+constexpr Spelling kConstraints[] = {
+    {"none", CONVT_CONSTRAINT_NONE},
+    {"max_norm", CONVT_CONSTRAINT_MAX_NORM},
+    {"MaxNorm", CONVT_CONSTRAINT_MAX_NORM},
+    {"min_max_norm", CONVT_CONSTRAINT_MIN_MAX_NORM},
+    {"MinMaxNorm", CONVT_CONSTRAINT_MIN_MAX_NORM},
+    {"non_neg", CONVT_CONSTRAINT_NON_NEG},
+    {"NonNeg", CONVT_CONSTRAINT_NON_NEG},
+    {"unit_norm", CONVT_CONSTRAINT_UNIT_NORM},
+    {"UnitNorm", CONVT_CONSTRAINT_UNIT_NORM},
+};
+
 struct Table {
   const Spelling* begin;
   const Spelling* end;
@@ -158,6 +186,10 @@ Table table_of(NameKind kind) noexcept {
       return table(kDtypes, 2, "dtype");
     case NameKind::kActivation:
       return table(kActivations, 28, "activation");
+    case NameKind::kRegularizer:
+      return table(kRegularizers, 4, "regularizer");
+    case NameKind::kConstraint:
+      return table(kConstraints, 5, "constraint");
     case NameKind::kInitializer:
     default:
       return table(kInitializers, 12, "initializer");

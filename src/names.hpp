@@ -7,7 +7,15 @@
 
 namespace convt::detail {
 
-enum class NameKind { kPadding, kDataFormat, kDtype, kActivation, kInitializer };
+enum class NameKind {
+  kPadding,
+  kDataFormat,
+  kDtype,
+  kActivation,
+  kInitializer,
+  kRegularizer,
+  kConstraint
+};
 
 // The value `name` spells, case-insensitively. Throws CONVT_E_UNSUPPORTED for a name Keras has
 // that this version lacks ("glu", "float16") and CONVT_E_INVALID_ARGUMENT for an unknown one;

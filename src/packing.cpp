@@ -8,15 +8,18 @@ namespace {
 template <typename Fn>
 void for_each_weight(const KernelDims& d, convt_layout layout, Fn fn) noexcept {
   const int64_t K = d.kernel_size, F = d.filters, Fg = d.filters_per_group();
-  const int64_t Cg = d.channels_per_group(), row = d.row_length();
+  const int64_t Cg = d.channels_per_group();
+  int64_t packed = 0;  // visited in packed order: group, channel, block, tap, filter in block
   for (int64_t g = 0; g < d.groups; ++g) {
     for (int64_t c = 0; c < Cg; ++c) {
-      const int64_t packed_row = (g * Cg + c) * row;
-      for (int64_t t = 0; t < K; ++t) {
-        for (int64_t o = 0; o < Fg; ++o) {
-          const int64_t user = layout == CONVT_LAYOUT_WOI ? (t * F + g * Fg + o) * Cg + c
-                                                          : ((g * Cg + c) * Fg + o) * K + t;
-          fn(user, packed_row + d.packed_column(t, o));
+      for (int64_t b = 0; b < d.block_count(); ++b) {
+        const int64_t first = b * d.block(), width = d.block_width(b);
+        for (int64_t t = 0; t < K; ++t) {
+          for (int64_t o = first; o < first + width; ++o) {
+            const int64_t user = layout == CONVT_LAYOUT_WOI ? (t * F + g * Fg + o) * Cg + c
+                                                            : ((g * Cg + c) * Fg + o) * K + t;
+            fn(user, packed++);
+          }
         }
       }
     }

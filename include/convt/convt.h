@@ -16,6 +16,7 @@
  *   convt_layer_set_weights_f32(...) or _init_weights(...) fixes in_channels, groups, dtype
  *   convt_layer_output_shape(layer, batch, steps, shape)  how long the output will be
  *   convt_layer_forward_f32(...)                          as often as you like, from any thread
+ *   convt_layer_backward_f32(...)                         gradients, for training (Training)
  *   convt_layer_destroy(layer)
  *
  * Data layout
@@ -102,11 +103,11 @@
  *   satisfy is CONVT_E_SHAPE.
  *
  * Threads
- *   forward, output_shape and every getter may run at once from any number of threads
- *   on one layer. set_*, set_weights and init_weights change the layer and must not
- *   overlap with any other call on that layer. Layers are independent of each other.
- *   The library keeps no mutable global state besides each thread's error message and an
- *   atomic counter for default layer names, and never changes the process's BLAS
+ *   forward, backward, output_shape and every getter may run at once from any number of
+ *   threads on one layer. set_*, set_weights, init_weights and apply_constraints change the
+ *   layer and must not overlap with any other call on that layer. Layers are independent of
+ *   each other. The library keeps no mutable global state besides each thread's error message
+ *   and an atomic counter for default layer names, and never changes the process's BLAS
  *   settings.
  *
  * Ownership
@@ -248,8 +249,54 @@ enum {
   /* enum convt_initializer, default CONVT_INITIALIZER_ZEROS. ORTHOGONAL needs rank >= 2 and
    * is CONVT_E_INVALID_ARGUMENT here, as in Keras. */
   CONVT_PARAM_BIAS_INITIALIZER = 21,
-  /* int 0 or 1, default 1: Keras's trainable. */
-  CONVT_PARAM_TRAINABLE = 22
+  /* int 0 or 1, default 1: Keras's trainable. With 0, convt_layer_backward_* refuses
+   * grad_kernel and grad_bias (CONVT_E_STATE), convt_layer_regularization_loss is 0 and
+   * convt_layer_apply_constraints leaves the weights alone, as Keras treats frozen weights. */
+  CONVT_PARAM_TRAINABLE = 22,
+  /* ---- Training (see the "Training" section). A regularizer's factors and a constraint's
+   * values are reset to Keras's defaults for it whenever the regularizer or constraint
+   * changes; they are NaN for a kind without that argument, and setting them is then
+   * CONVT_E_INVALID_ARGUMENT. Factors and norm bounds must be finite and >= 0. ---- */
+  /* enum convt_regularizer, default CONVT_REGULARIZER_NONE: Keras's kernel_regularizer. */
+  CONVT_PARAM_KERNEL_REGULARIZER = 23,
+  /* double: its l1 factor (l1: 0.01, l1_l2: 0). */
+  CONVT_PARAM_KERNEL_REGULARIZER_L1 = 24,
+  /* double: its l2 factor (l2: 0.01, l1_l2: 0). */
+  CONVT_PARAM_KERNEL_REGULARIZER_L2 = 25,
+  /* enum convt_regularizer, default CONVT_REGULARIZER_NONE: Keras's bias_regularizer. */
+  CONVT_PARAM_BIAS_REGULARIZER = 26,
+  CONVT_PARAM_BIAS_REGULARIZER_L1 = 27, /* double, as KERNEL_REGULARIZER_L1 */
+  CONVT_PARAM_BIAS_REGULARIZER_L2 = 28, /* double, as KERNEL_REGULARIZER_L2 */
+  /* enum convt_regularizer, default CONVT_REGULARIZER_NONE: Keras's activity_regularizer, a
+   * penalty on the layer's output (after the activation) divided by the batch size. */
+  CONVT_PARAM_ACTIVITY_REGULARIZER = 29,
+  CONVT_PARAM_ACTIVITY_REGULARIZER_L1 = 30, /* double, as KERNEL_REGULARIZER_L1 */
+  CONVT_PARAM_ACTIVITY_REGULARIZER_L2 = 31, /* double, as KERNEL_REGULARIZER_L2 */
+  /* enum convt_constraint, default CONVT_CONSTRAINT_NONE: Keras's kernel_constraint. */
+  CONVT_PARAM_KERNEL_CONSTRAINT = 32,
+  /* double: min_max_norm's min_value (0). */
+  CONVT_PARAM_KERNEL_CONSTRAINT_MIN_VALUE = 33,
+  /* double: max_norm's max_value (2) or min_max_norm's max_value (1). */
+  CONVT_PARAM_KERNEL_CONSTRAINT_MAX_VALUE = 34,
+  /* double in [0, 1]: min_max_norm's rate (1 = enforce the bounds strictly). */
+  CONVT_PARAM_KERNEL_CONSTRAINT_RATE = 35,
+  /* int in [1, 7], default 1: the axes of Keras's kernel shape (kernel_size, filters,
+   * in_channels / groups) -- the WOI layout -- that the norms of max_norm, min_max_norm and
+   * unit_norm run over, as a bit mask: 1 = axis 0 (Keras's default axis=0: for every
+   * (filter, input channel) the norm over the kernel_size taps), 2 = axis 1, 4 = axis 2;
+   * Keras's axis=[0, 1] is 3, axis=-1 is 4, axis=[0, 1, 2] (one norm for the whole kernel)
+   * is 7. Not reset when the constraint changes. */
+  CONVT_PARAM_KERNEL_CONSTRAINT_AXES = 36,
+  /* enum convt_constraint, default CONVT_CONSTRAINT_NONE: Keras's bias_constraint. The bias
+   * has the one axis (filters): the norm runs over all of it, as Keras's axis=0. */
+  CONVT_PARAM_BIAS_CONSTRAINT = 37,
+  CONVT_PARAM_BIAS_CONSTRAINT_MIN_VALUE = 38, /* double, as KERNEL_CONSTRAINT_MIN_VALUE */
+  CONVT_PARAM_BIAS_CONSTRAINT_MAX_VALUE = 39, /* double, as KERNEL_CONSTRAINT_MAX_VALUE */
+  CONVT_PARAM_BIAS_CONSTRAINT_RATE = 40,      /* double, as KERNEL_CONSTRAINT_RATE */
+  /* int 0 or 1, default 0: with 1, convt_layer_backward_* returns the gradients of your loss
+   * plus the layer's penalties (kernel, bias and activity regularizers), as Keras's training
+   * step differentiates them; with 0, of your loss alone. */
+  CONVT_PARAM_BACKWARD_REGULARIZATION = 41
 };
 
 /** Padding modes (CONVT_PARAM_PADDING); the exact output lengths are in the introduction.
@@ -348,6 +395,38 @@ enum {
   CONVT_INITIALIZER_RANDOM_NORMAL = 9,     /* N(0, 0.05) */
   CONVT_INITIALIZER_TRUNCATED_NORMAL = 10, /* N(0, 0.05) redrawn beyond 2 sd */
   CONVT_INITIALIZER_ORTHOGONAL = 11 /* Q of a Gaussian matrix (kernel_size * filters) x (C/G) */
+};
+
+/** Regularizers (CONVT_PARAM_KERNEL_REGULARIZER, _BIAS_, _ACTIVITY_), as Keras 3 builds them
+ *  by name (keras.regularizers.get): the penalty of a tensor w is
+ *  l1 * sum(|w|) + l2 * sum(w^2), with Keras's default factors for the name. Names,
+ *  case-insensitive: "none"; "l1"; "l2"; "l1_l2", "l1l2" or "L1L2". Keras's
+ *  "orthogonal_regularizer" needs a rank-2 weight and is CONVT_E_INVALID_ARGUMENT. */
+typedef int32_t convt_regularizer;
+enum {
+  CONVT_REGULARIZER_NONE = 0,
+  CONVT_REGULARIZER_L1 = 1,   /* L1(0.01): factor l1 = 0.01 (no l2) */
+  CONVT_REGULARIZER_L2 = 2,   /* L2(0.01): factor l2 = 0.01 (no l1) */
+  CONVT_REGULARIZER_L1_L2 = 3 /* L1L2(): l1 = 0 and l2 = 0 -- Keras 3's class defaults, which its
+                                 lookup by name uses (not the 0.01 its docstring claims); set the
+                                 factors you want */
+};
+
+/** Weight constraints (CONVT_PARAM_KERNEL_CONSTRAINT, _BIAS_CONSTRAINT), as Keras 3 builds them
+ *  by name (keras.constraints.get), applied by convt_layer_apply_constraints. For each index
+ *  of the axes the norm does not run over, norm = sqrt(sum of w^2 over the axes it runs over)
+ *  (KERNEL_CONSTRAINT_AXES; the whole bias), and w becomes w * desired / (1e-7 + norm), 1e-7
+ *  being Keras's epsilon. Computed in float64 and rounded once to the layer's dtype. Names,
+ *  case-insensitive: "none"; "max_norm", "MaxNorm"; "min_max_norm", "MinMaxNorm"; "non_neg",
+ *  "NonNeg"; "unit_norm", "UnitNorm". */
+typedef int32_t convt_constraint;
+enum {
+  CONVT_CONSTRAINT_NONE = 0,
+  CONVT_CONSTRAINT_MAX_NORM = 1,     /* desired = min(norm, max_value), max_value 2 */
+  CONVT_CONSTRAINT_MIN_MAX_NORM = 2, /* desired = rate * clip(norm, min_value, max_value) +
+                                        (1 - rate) * norm; min_value 0, max_value 1, rate 1 */
+  CONVT_CONSTRAINT_NON_NEG = 3,      /* w = max(w, 0), element-wise */
+  CONVT_CONSTRAINT_UNIT_NORM = 4     /* desired = 1 */
 };
 
 /* ===========================================================================================
@@ -521,6 +600,290 @@ CONVT_API convt_status convt_layer_forward_f64(const convt_layer* layer, const d
                                                int64_t input_len, int64_t batch, int64_t steps,
                                                double* output, int64_t output_len,
                                                int64_t out_steps) CONVT_NOEXCEPT;
+
+/* ===========================================================================================
+ *  Training
+ * ===========================================================================================
+ * One step of gradient descent, as Keras's fit() takes it:
+ *   y = forward(x); your loss L(y) and dL/dy
+ *   total loss = L + convt_layer_regularization_loss + convt_layer_activity_regularization(y)
+ *   backward(x, dL/dy) -> dL/dx (for the layer before), dL/dkernel, dL/dbias
+ *   kernel -= rate * dL/dkernel (get_weights, set_weights), likewise the bias;
+ *   then convt_layer_apply_constraints.
+ * examples/train_decoder.c trains a two-layer decoder this way.
+ *
+ * The penalties, exactly (Keras 3's rule; the factors are the regularizers' l1 and l2):
+ *   weights   kernel_regularizer(kernel) + bias_regularizer(bias); 0 when trainable is 0
+ *   activity  activity_regularizer(y) / batch, y = the layer's output after the activation
+ *   With BACKWARD_REGULARIZATION = 1, backward returns the gradients of L plus all three:
+ *     grad_kernel = dL/dkernel + l1 * sign(kernel) + 2 * l2 * kernel   (kernel's factors)
+ *     grad_bias   = dL/dbias   + l1 * sign(bias)   + 2 * l2 * bias     (bias's factors)
+ *     and every gradient, grad_input included, is taken of
+ *     dL/dy + (l1 * sign(y) + 2 * l2 * y) / batch                      (activity's factors)
+ *   with sign(0) = 0, as TensorFlow's and JAX's gradient of |w|. With 0 (the default),
+ *   backward differentiates L alone and the penalties are yours to add.
+ */
+
+/** Gradients of the layer's output with respect to its input, kernel and bias: given
+ *  grad_output = dL/dy for y = forward(input), computes dL/dinput, dL/dkernel and dL/dbias.
+ *  Each gradient is optional: NULL with length 0 skips it. Where the activation needs it, the
+ *  forward pass is recomputed inside; the layer keeps no state between calls. grad_input is
+ *  the exact adjoint of forward's linear part: for the linear activation and no bias,
+ *  <forward(x), g> == <x, grad_input(g)>. Where the activation is not differentiable, one of
+ *  its one-sided derivatives is used. Softmax, log_softmax and sparsemax are differentiated
+ *  along the last axis, as forward applies them.
+ *  @param[in]  input            batch * steps * in_channels values, as forward
+ *  @param[in]  input_len        element count, must equal batch * steps * in_channels
+ *  @param[in]  batch            >= 1 (and = BATCH_SIZE when that is set)
+ *  @param[in]  steps            >= 1 (and = INPUT_STEPS when that is set)
+ *  @param[in]  grad_output      dL/dy, in the output's layout
+ *  @param[in]  grad_output_len  element count, must equal batch * filters * out_steps
+ *  @param[in]  out_steps        the output length of the forward pass: forward's rule, with the
+ *                               crop that length implies
+ *  @param[out] grad_input       receives input_len values in the input's layout; or NULL
+ *  @param[in]  grad_input_len   input_len, or 0 with NULL
+ *  @param[in]  layout           grad_kernel's layout, CONVT_LAYOUT_WOI or CONVT_LAYOUT_IOW
+ *  @param[out] grad_kernel      receives kernel_size * filters * in_channels / groups values
+ *                               in that layout; or NULL
+ *  @param[in]  grad_kernel_len  that count, or 0 with NULL
+ *  @param[out] grad_bias        receives filters values; or NULL (always NULL when use_bias
+ *                               is 0)
+ *  @param[in]  grad_bias_len    filters, or 0 with NULL
+ *  @retval CONVT_OK
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer, input or grad_output; unknown layout; a
+ *                                    combination of parameters no input could satisfy
+ *  @retval CONVT_E_SHAPE             lengths that do not fit, as forward; grad_output_len other
+ *                                    than batch * filters * out_steps; a gradient buffer of the
+ *                                    wrong length, or NULL with a length other than 0;
+ *                                    grad_bias while use_bias is 0
+ *  @retval CONVT_E_STATE             no weights yet; an _f32 call on a float64 layer;
+ *                                    grad_kernel or grad_bias while trainable is 0 (grad_input
+ *                                    alone still works)
+ *  @retval CONVT_E_UNSUPPORTED       GEMM dimensions beyond the 32-bit BLAS interface
+ *  @retval CONVT_E_OUT_OF_MEMORY     the workspace could not be allocated
+ *  Precision: the kernel and bias gradients are summed over the batch and the steps in
+ *  float64 and rounded once; grad_input is one GEMM per filter block in the layer's dtype.
+ *  Workspace: when the activation is not linear or an activity penalty applies, the
+ *  pre-activation of the batch (as many values as grad_output; it is recomputed before the
+ *  first write, so a failed allocation writes nothing) and one item's gradient of it; a column
+ *  tile and a GEMM result per thread (a few hundred KiB); two kernel-sized sums when
+ *  grad_kernel is asked for. Nothing else grows with the input's length.
+ *  Thread-safe: any number of threads may run backward and forward on one layer at once.
+ *  NUM_THREADS bounds the threads one call uses; the results are bitwise the same for every
+ *  thread count. */
+CONVT_API convt_status convt_layer_backward_f32(
+    const convt_layer* layer, const float* input, int64_t input_len, int64_t batch, int64_t steps,
+    const float* grad_output, int64_t grad_output_len, int64_t out_steps, float* grad_input,
+    int64_t grad_input_len, convt_layout layout, float* grad_kernel, int64_t grad_kernel_len,
+    float* grad_bias, int64_t grad_bias_len) CONVT_NOEXCEPT;
+CONVT_API convt_status convt_layer_backward_f64(
+    const convt_layer* layer, const double* input, int64_t input_len, int64_t batch, int64_t steps,
+    const double* grad_output, int64_t grad_output_len, int64_t out_steps, double* grad_input,
+    int64_t grad_input_len, convt_layout layout, double* grad_kernel, int64_t grad_kernel_len,
+    double* grad_bias, int64_t grad_bias_len) CONVT_NOEXCEPT;
+
+/** The weights' penalty that Keras adds to the loss: kernel_regularizer(kernel) +
+ *  bias_regularizer(bias) of the stored weights, summed in float64. 0 when trainable is 0
+ *  (Keras counts trainable weights only) or no regularizer is set.
+ *  @param[out] loss  receives the penalty; untouched on failure
+ *  @retval CONVT_OK
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer or loss
+ *  @retval CONVT_E_STATE             no weights yet
+ *  Thread-safe like the getters. */
+CONVT_API convt_status convt_layer_regularization_loss(const convt_layer* layer,
+                                                       double* loss) CONVT_NOEXCEPT;
+
+/** The activity penalty that Keras adds to the loss for an output y of the layer:
+ *  activity_regularizer(y) / batch = (l1 * sum(|y|) + l2 * sum(y^2)) / batch over all
+ *  batch * filters * out_steps values, summed in float64. 0 when no activity regularizer is
+ *  set. It applies whatever trainable is, as in Keras, and works before weights are set.
+ *  @param[in]  output      the layer's output (after the activation), in its layout
+ *  @param[in]  output_len  element count, must equal batch * filters * out_steps
+ *  @param[in]  batch       >= 1: the batch size the penalty is divided by
+ *  @param[in]  out_steps   >= 1
+ *  @param[out] penalty     receives the penalty; untouched on failure
+ *  @retval CONVT_OK
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer, output or penalty
+ *  @retval CONVT_E_SHAPE             batch or out_steps < 1; output_len other than
+ *                                    batch * filters * out_steps; sizes that overflow
+ *  @retval CONVT_E_STATE             an _f32 call on a float64 layer (or the reverse)
+ *  Thread-safe like the getters. */
+CONVT_API convt_status convt_layer_activity_regularization_f32(const convt_layer* layer,
+                                                               const float* output,
+                                                               int64_t output_len, int64_t batch,
+                                                               int64_t out_steps,
+                                                               double* penalty) CONVT_NOEXCEPT;
+CONVT_API convt_status convt_layer_activity_regularization_f64(const convt_layer* layer,
+                                                               const double* output,
+                                                               int64_t output_len, int64_t batch,
+                                                               int64_t out_steps,
+                                                               double* penalty) CONVT_NOEXCEPT;
+
+/** Projects the stored kernel and bias by KERNEL_CONSTRAINT and BIAS_CONSTRAINT, as Keras's
+ *  optimizer does after every step: call it after set_weights has stored the updated weights.
+ *  The formulas are at convt_constraint; the kernel's norms run over KERNEL_CONSTRAINT_AXES of
+ *  its WOI shape (Keras's default: over the taps, for every filter and input channel), the
+ *  bias's over all filters. A layer with trainable 0 is left as it is, as Keras's optimizer
+ *  leaves frozen weights; without a bias, BIAS_CONSTRAINT is ignored. Get the result with
+ *  convt_layer_get_weights_*.
+ *  @retval CONVT_OK
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer; min_max_norm with min_value > max_value
+ *  @retval CONVT_E_STATE             no weights yet
+ *  @retval CONVT_E_OUT_OF_MEMORY     nothing was changed
+ *  Not thread-safe with other calls on the same layer. */
+CONVT_API convt_status convt_layer_apply_constraints(convt_layer* layer) CONVT_NOEXCEPT;
+
+/** The bytes of workspace convt_layer_forward_* allocates for a call with these arguments:
+ *  each thread's column tile (512 KiB at most per thread, whatever the length), the direct
+ *  kernel's accumulators and, for softmax-like activations, one row of scratch. Forward
+ *  allocates it per call (so it stays reentrant) and frees it before returning.
+ *  @param[out] bytes  receives the byte count; untouched on failure
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL pointer, or a combination of parameters no input
+ *                                    could satisfy
+ *  @retval CONVT_E_SHAPE             batch, steps or out_steps that forward would refuse
+ *  @retval CONVT_E_STATE             no weights yet */
+CONVT_API convt_status convt_layer_workspace_size(const convt_layer* layer, int64_t batch,
+                                                  int64_t steps, int64_t out_steps,
+                                                  int64_t* bytes) CONVT_NOEXCEPT;
+
+/* ===========================================================================================
+ *  Streaming
+ * =========================================================================================== */
+/* A stream runs a layer over signals that arrive in chunks -- audio into a vocoder or codec --
+ * and writes each output step as soon as no later input can change it. The outputs of every
+ * push and the final flush, concatenated, equal convt_layer_forward over the whole signal with
+ * the default output length (convt_layer_output_shape's), for every padding mode, groups,
+ * dilation, both data formats and dtypes, any batch and any chunking down to one step.
+ *
+ *   convt_stream_create(layer, batch, &stream)          once the layer has weights
+ *   convt_stream_push_f32(stream, chunk, ..., &n)       as input arrives: n steps come out
+ *   convt_stream_flush_f32(stream, out, ..., &n)        at the end: the rest; then a new signal
+ *   convt_stream_destroy(stream)
+ *
+ * Chunks and outputs are in the layer's data format with the chunk's steps in place of the
+ * length: (batch, steps, in_channels) or (batch, in_channels, steps) in, (batch, n, filters) or
+ * (batch, filters, n) out.
+ *
+ * Equality: within forward's rounding bound, not bitwise. A stream adds a step's terms in the
+ * order of forward's GEMM path -- the bias, then each input step's contribution in increasing
+ * input step -- but a contribution is a BLAS dot product over in_channels / groups, OpenBLAS
+ * rounds a GEMM row differently depending on how many rows its call has (seen with OpenBLAS
+ * 0.3.21 from 8 channels per group up), and a chunk's rows are never grouped as forward's are;
+ * forward's direct kernel (few channels per group) adds tap by tap instead. Where every sum is
+ * exact (small integers, as the tests use) the results are bitwise equal.
+ *
+ * Latency: after T input steps in all, exactly max(0, min(T*S - P_b, L_out(T))) output steps
+ * have come out: S = strides, L_out(T) the default output length of a T-step signal, P_b the
+ * crop at the beginning (the table in the introduction; it does not depend on the length). A
+ * step is written once no later input reaches it (T*S > its position + P_b) and every longer
+ * signal has it. That is max(0, T*S - d) steps, d = 0 for VALID and floor(max(K_eff - S, 0) / 2)
+ * for SAME with output_padding unset, max(p, 2p + S - K_eff - op) for PyTorch's padding=p
+ * (EXPLICIT p, p; op = output_padding, 0 when unset).
+ *
+ * Bias and activation: each step's sum starts at the bias, as in forward, and the activation
+ * is applied once, when the step is final. softmax, log_softmax and sparsemax act along the
+ * output's last axis: the filters of one step for channels_last, which streams; time for
+ * channels_first, which cannot (convt_stream_create returns CONVT_E_UNSUPPORTED).
+ *
+ * Memory: the state is batch * filters * max(K_eff - S, E, 0) values, E the crop at the end
+ * (L_full - P_b - L_out: EXPLICIT's pad_end), whatever the signal's length. A push allocates
+ * only when its chunk is longer than every chunk before it (the workspace stops growing at
+ * passes of about 256 KiB); flush, reset and max_output_steps never allocate.
+ *
+ * The layer must have weights when a stream is created, must outlive its streams and must
+ * keep its parameters and weights while they exist; a push, flush or reset that finds the
+ * parameters changed returns CONVT_E_STATE. BATCH_SIZE applies to streams, INPUT_STEPS does not,
+ * and a stream computes on the calling thread (NUM_THREADS does not apply).
+ *
+ * Threads: convt_stream_create may run at once with forward and other creates on one layer; a
+ * layer may have any number of independent streams. A stream is used by one thread at a time.
+ *
+ * Failure: a failed call changes nothing. A failed push consumes no input and writes no
+ * output; a failed flush keeps the signal. */
+typedef struct convt_stream convt_stream; /* opaque: one signal of `batch` items */
+
+/** Creates a stream of `batch` signals through `layer`, starting with no input.
+ *  @param[in]  layer  a layer with weights; it must outlive the stream and keep its parameters
+ *  @param[in]  batch  items per chunk, >= 1 (and = BATCH_SIZE when that is set)
+ *  @param[out] out    receives the stream; untouched on failure
+ *  @retval CONVT_OK
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL layer or out; output_padding >= max(strides,
+ *                                    dilation_rate)
+ *  @retval CONVT_E_SHAPE             batch < 1 or not BATCH_SIZE; pads that no signal could
+ *                                    outlast; sizes that overflow
+ *  @retval CONVT_E_STATE             the layer has no weights
+ *  @retval CONVT_E_UNSUPPORTED       softmax, log_softmax or sparsemax with channels_first
+ *  @retval CONVT_E_OUT_OF_MEMORY
+ *  Thread-safe: any number of threads may create streams on one layer and run forward on it. */
+CONVT_API convt_status convt_stream_create(const convt_layer* layer, int64_t batch,
+                                           convt_stream** out) CONVT_NOEXCEPT;
+
+/** Destroys a stream; its pending output is dropped. NULL is fine. */
+CONVT_API void convt_stream_destroy(convt_stream* stream) CONVT_NOEXCEPT;
+
+/** How many output steps the next push of `steps` input steps writes -- exactly, given what
+ *  was pushed -- or, for steps = 0, how many a flush would write now. A push's or flush's
+ *  output needs batch * filters * *max_out values.
+ *  @param[in]  steps    input steps, >= 0
+ *  @param[out] max_out  receives the step count; untouched on failure
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL stream or max_out
+ *  @retval CONVT_E_SHAPE             steps < 0; a length that overflows */
+CONVT_API convt_status convt_stream_max_output_steps(const convt_stream* stream, int64_t steps,
+                                                     int64_t* max_out) CONVT_NOEXCEPT;
+
+/** Consumes the next `steps` steps of every item's signal and writes the output steps that
+ *  became final. _f32 for streams of float32 layers, _f64 for float64 layers.
+ *  @param[in]  input       batch * steps * in_channels values in the data format's layout;
+ *                          may be NULL when input_len is 0
+ *  @param[in]  input_len   element count, must equal batch * steps * in_channels
+ *  @param[in]  steps       >= 0; a push of 0 steps changes nothing and writes nothing
+ *  @param[out] output      receives exactly the first batch * filters * *out_steps values;
+ *                          may be NULL when output_len is 0
+ *  @param[in]  output_len  element count available, at least batch * filters * n, where n is
+ *                          what convt_stream_max_output_steps(stream, steps) gives
+ *  @param[out] out_steps   receives n, the output steps written per item
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL stream or out_steps; NULL input or output with a
+ *                                    nonzero length
+ *  @retval CONVT_E_SHAPE             steps < 0, input_len wrong, output_len too small, a
+ *                                    length that overflows
+ *  @retval CONVT_E_STATE             an _f32 call on a float64 layer's stream or the reverse;
+ *                                    the layer's parameters changed
+ *  @retval CONVT_E_UNSUPPORTED       a channels_first chunk of more than 2^31 - 1 steps
+ *  @retval CONVT_E_OUT_OF_MEMORY     a chunk longer than before needed more workspace
+ *  On failure no input is consumed and no output written. */
+CONVT_API convt_status convt_stream_push_f32(convt_stream* stream, const float* input,
+                                             int64_t input_len, int64_t steps, float* output,
+                                             int64_t output_len, int64_t* out_steps) CONVT_NOEXCEPT;
+CONVT_API convt_status convt_stream_push_f64(convt_stream* stream, const double* input,
+                                             int64_t input_len, int64_t steps, double* output,
+                                             int64_t output_len, int64_t* out_steps) CONVT_NOEXCEPT;
+
+/** Ends the signal: writes the output steps still to come -- L_out(T) less those written, for
+ *  the T steps pushed since creation or the last flush or reset -- and starts a new signal.
+ *  After no input it writes 0 steps.
+ *  @param[out] output      receives exactly the first batch * filters * *out_steps values;
+ *                          may be NULL when output_len is 0
+ *  @param[in]  output_len  element count available, at least batch * filters * n, where n is
+ *                          what convt_stream_max_output_steps(stream, 0) gives
+ *  @param[out] out_steps   receives n
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL stream or out_steps; NULL output with a nonzero
+ *                                    length
+ *  @retval CONVT_E_SHAPE             output_len too small; the signal so far has no output
+ *                                    (forward would refuse it: pads longer than the signal,
+ *                                    or SAME with output_padding 0 and one step) -- the
+ *                                    stream keeps it, push more or reset
+ *  @retval CONVT_E_STATE             dtype mismatch; the layer's parameters changed */
+CONVT_API convt_status convt_stream_flush_f32(convt_stream* stream, float* output,
+                                              int64_t output_len,
+                                              int64_t* out_steps) CONVT_NOEXCEPT;
+CONVT_API convt_status convt_stream_flush_f64(convt_stream* stream, double* output,
+                                              int64_t output_len,
+                                              int64_t* out_steps) CONVT_NOEXCEPT;
+
+/** Drops the signal so far without writing it: the stream starts a new signal.
+ *  @retval CONVT_E_INVALID_ARGUMENT  NULL stream
+ *  @retval CONVT_E_STATE             the layer's parameters changed */
+CONVT_API convt_status convt_stream_reset(convt_stream* stream) CONVT_NOEXCEPT;
 
 #if defined(__cplusplus)
 } /* extern "C" */

@@ -1,0 +1,3 @@
+module convt
+
+go 1.19
