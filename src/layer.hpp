@@ -44,9 +44,6 @@ class Layer {
   void forward(const T* input, int64_t input_len, int64_t batch, int64_t steps, T* output,
                int64_t output_len, int64_t out_steps) const;
 
-  // Validates a forward-shaped call (dtype, weights, batch and steps, the parameter
-  // combination, out_steps, input_len, output_len) and returns what the compute needs.
-  // Shared by forward and the passes that follow its rules (backward).
   // The checks of prepare that need no buffers: dtype, weights, batch and steps, the parameter
   // combination and out_steps.
   template <typename T>
@@ -55,6 +52,9 @@ class Layer {
   // Bytes forward allocates for a call with these arguments (checked as forward checks them).
   int64_t workspace_size(int64_t batch, int64_t steps, int64_t out_steps) const;
 
+  // Validates a forward-shaped call (dtype, weights, batch and steps, the parameter
+  // combination, out_steps, input_len, output_len) and returns what the compute needs.
+  // Shared by forward and the passes that follow its rules (backward).
   template <typename T>
   Prepared<T> prepare(int64_t input_len, int64_t batch, int64_t steps, int64_t output_len,
                       int64_t out_steps) const;

@@ -107,8 +107,25 @@
  *   threads on one layer. set_*, set_weights, init_weights and apply_constraints change the
  *   layer and must not overlap with any other call on that layer. Layers are independent of
  *   each other. The library keeps no mutable global state besides each thread's error message
- *   and an atomic counter for default layer names, and never changes the process's BLAS
- *   settings.
+ *   and an atomic counter for default layer names, and never changes the process's BLAS or
+ *   OpenMP settings.
+ *   Inside one call, forward and backward use up to CONVT_PARAM_NUM_THREADS threads (0 = all
+ *   cores; fewer when the call is too small to feed them) from the process's one OpenMP
+ *   runtime, over pieces of the output that no two threads share; BLAS runs single-threaded
+ *   inside them. The work is cut by the layer's shape only, so every output element is summed
+ *   in the same order whatever the thread count: results are bitwise identical for every
+ *   NUM_THREADS, run to run.
+ *
+ * How it computes, and what it allocates
+ *   GEMM + col2im: for each tile of input steps and each block of about 1024 (tap, filter)
+ *   columns, one single-threaded SGEMM/DGEMM (OpenBLAS) computes the tile's contributions,
+ *   which col2im adds into the output (seeded with the bias) while they are still in the
+ *   core's cache; element-wise activations run on each finished piece. Layers with few
+ *   channels per group -- (in_channels/groups) * (filters/groups) <= 64: depthwise layers,
+ *   1-channel signals -- take a direct kernel instead, which gathers each output from its
+ *   taps (the two paths agree to rounding). Forward allocates a bounded workspace per call
+ *   (convt_layer_workspace_size: at most about 1 MiB per thread, whatever the length) and
+ *   keeps nothing between calls, so it is reentrant.
  *
  * Ownership
  *   The caller owns every buffer it passes; set_weights copies, and no pointer is kept
@@ -241,7 +258,8 @@ enum {
   /* string: the layer's name; default "conv1d_transpose", "conv1d_transpose_1", ... unique
    * within the process. Any non-empty string. */
   CONVT_PARAM_NAME = 18,
-  /* int >= 0, default 0 = all cores: the threads one forward call may use. */
+  /* int >= 0, default 0 = all cores: the threads one forward or backward call may use (see
+   * Threads above: results are bitwise the same for every value). */
   CONVT_PARAM_NUM_THREADS = 19,
   /* enum convt_initializer, default CONVT_INITIALIZER_GLOROT_UNIFORM: used by
    * convt_layer_init_weights. */
@@ -795,8 +813,9 @@ CONVT_API convt_status convt_layer_workspace_size(const convt_layer* layer, int6
  * parameters changed returns CONVT_E_STATE. BATCH_SIZE applies to streams, INPUT_STEPS does not,
  * and a stream computes on the calling thread (NUM_THREADS does not apply).
  *
- * Threads: convt_stream_create may run at once with forward and other creates on one layer; a
- * layer may have any number of independent streams. A stream is used by one thread at a time.
+ * Threads: convt_stream_create may run at once with forward and other creates on one layer;
+ * a layer may have any number of independent streams. A stream is used by one thread at a
+ * time.
  *
  * Failure: a failed call changes nothing. A failed push consumes no input and writes no
  * output; a failed flush keeps the signal. */
