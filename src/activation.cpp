@@ -557,7 +557,7 @@ int64_t activation_scratch_doubles(convt_activation a, int64_t row_len) noexcept
 template <typename T>
 void apply_activation(convt_activation a, double alpha, T* data, int64_t rows, int64_t row_len,
                       double* scratch) noexcept {
-  if (rows <= 0 || row_len <= 0) return;
+  if (rows <= 0 || row_len <= 0 || a == CONVT_ACTIVATION_LINEAR) return;  // identity
   const int64_t count = rows * row_len;
   const bool elementwise = visit_elementwise(a, [&](auto rule) {
     using Rule = decltype(rule);

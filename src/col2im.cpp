@@ -10,8 +10,9 @@ namespace {
 template <typename T, typename Fn>
 void for_each_tap(const ColumnMap& m, int64_t i0, int64_t rows, T* y, Fn fn) noexcept {
   const int64_t row_len = m.kernel_size * m.filters;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t item = (i0 + r) / m.steps, step = (i0 + r) % m.steps;
+  int64_t item = i0 / m.steps, step = i0 % m.steps;  // advanced per row, no division
+  for (int64_t r = 0; r < rows; ++r, ++step) {
+    if (step == m.steps) step = 0, ++item;
     // Valid targets: 0 <= j < out_steps and window_begin <= item*out_steps + j < window_end.
     const int64_t lo = std::max<int64_t>(0, m.window_begin - item * m.out_steps);
     const int64_t hi = std::min(m.out_steps, m.window_end - item * m.out_steps);

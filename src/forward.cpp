@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,13 @@
 namespace convt::detail {
 namespace {
 
-// Bytes of one thread's column tile: it stays in the core's L2 (1 MiB here) between the GEMM
-// that writes it and col2im that consumes it. Workspace per thread = this, whatever the length.
+// One thread's column tile: 512 KiB stays in the core's L2 (1 MiB here) between the GEMM that
+// writes it and col2im that consumes it; but a tile of fewer than kMinTileRows rows makes
+// OpenBLAS repack the weight block too often, so wide rows get up to kMaxColumnTileBytes. The
+// workspace per thread stays under 2 MiB, whatever the input length.
 constexpr int64_t kColumnTileBytes = int64_t{512} * 1024;
+constexpr int64_t kMaxColumnTileBytes = int64_t{1536} * 1024;
+constexpr int64_t kMinTileRows = 384;
 
 // The forward pass's decomposition, from the shape alone (never from the thread count, so the
 // summation order of every output element -- and so every bit -- is the same for any threads):
@@ -44,7 +49,9 @@ Tiling make_tiling(const KernelDims& d, bool channels_last, int64_t batch, int64
   t.rows_per_item = steps;
   t.max_block = d.block();
   const int64_t col_row_bytes = checked_mul(d.kernel_size * t.max_block, elem_size, "column row");
-  const int64_t tile = std::max<int64_t>(kColumnTileBytes / col_row_bytes, 1);
+  const int64_t tile =
+      std::max<int64_t>({kColumnTileBytes / col_row_bytes,
+                         std::min(kMinTileRows, kMaxColumnTileBytes / col_row_bytes), 1});
   t.gather = !channels_last && batch > 1 && steps < tile;
   t.items_in_rows = channels_last || t.gather;
   const int64_t rows = t.items_in_rows ? checked_mul(batch, steps, "batch*steps") : steps;
@@ -201,8 +208,9 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   const int64_t threads = gp.threads, tile_elems = gp.tile_elems;
 
   // All allocation happens before the first write to `output`.
-  std::vector<T> cols(static_cast<size_t>(tile_elems * threads));
-  std::vector<T> gathered(static_cast<size_t>(gp.gather_elems * threads));
+  // (Not zero-filled: the GEMM and the gather write every element before it is read.)
+  const std::unique_ptr<T[]> cols(new T[static_cast<size_t>(tile_elems * threads)]);
+  const std::unique_ptr<T[]> gathered(new T[static_cast<size_t>(gp.gather_elems * threads)]);
   const int64_t act_len = last ? F : L_out;
   std::vector<double> scratch(
       static_cast<size_t>(activation_scratch_doubles(v.activation, act_len)));
@@ -221,7 +229,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
     const Unit& unit = units[static_cast<size_t>(u)];
-    T* tile_cols = cols.data() + omp_get_thread_num() * tile_elems;
+    T* tile_cols = cols.get() + omp_get_thread_num() * tile_elems;
     const int64_t width = d.block_width(unit.block);
     const int64_t o0 = unit.group * Fg + unit.block * d.block();  // first filter of the block
     for_each_owned(output, last, F, L_out, o0, width, unit.begin, unit.end,
@@ -244,7 +252,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
         gemm<T>(false, false, rows, K * width, Cg, input + r0 * C + unit.group * Cg, C, w, row_len,
                 tile_cols, K * width);
       } else if (tl.gather) {
-        T* a = gathered.data() + omp_get_thread_num() * gp.gather_elems;
+        T* a = gathered.get() + omp_get_thread_num() * gp.gather_elems;
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t item = (r0 + r) / steps, i = (r0 + r) % steps;
           const T* x = input + (item * C + unit.group * Cg) * steps + i;
