@@ -149,10 +149,12 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
     check_gemm_dim(value, what);
   }
 
-  // Units: every (group, block), cut into segments of tiles when that gives the threads work.
+  // Units: every (group, block), cut into segments of tiles when the threads need more.
   const int64_t per_segment_units = G * blocks;
+  // Blocks need no look-back, so they come first; segments only when there are fewer
+  // (group, block) units than threads, each segment boundary costing one recomputed tile.
   const int64_t segments =
-      std::clamp<int64_t>((2 * threads_wanted + per_segment_units - 1) / per_segment_units, 1,
+      std::clamp<int64_t>((threads_wanted + per_segment_units - 1) / per_segment_units, 1,
                           threads_wanted > 1 ? tl.tiles : 1);
   std::vector<Unit>& units = gp.units;
   units.reserve(static_cast<size_t>(per_segment_units * segments));
