@@ -59,7 +59,8 @@ std::vector<DirectUnit> direct_units(int64_t batch, int64_t groups, int64_t out_
 }  // namespace
 
 bool use_direct_path(const KernelDims& d) noexcept {
-  return d.channels_per_group() * d.filters_per_group() <= kDirectMaxChannelProduct;
+  return d.channels_per_group() <= kDirectMaxChannels &&
+         d.channels_per_group() * d.filters_per_group() <= kDirectMaxChannelProduct;
 }
 
 namespace {
@@ -116,7 +117,7 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
       apply_activation(v.activation, v.alpha, y + o * yf + un.j0, 1, un.j1 - un.j0, nullptr);
     }
   }
-  if (last && !activation_along_axis(v.activation)) {
+  if (last && !activation_along_axis(v.activation) && v.activation != CONVT_ACTIVATION_LINEAR) {
     for (int64_t j = un.j0; j < un.j1; ++j)
       apply_activation(v.activation, v.alpha, y + j * F, 1, Fg, nullptr);
   }
@@ -155,13 +156,16 @@ void direct_by_position(const LayerView<T>& v, const OutputPlan& plan,
         if (Cg == 1 && Fg == 1) {  // depthwise: one multiply-add per channel, vectorized
           for (int64_t g = 0; g < G; ++g) yrow[g] += xrow[g] * w[g];
         } else {
+          // Accumulate in registers: adding through yrow would chain every multiply-add
+          // through memory (a store-to-load dependency per channel).
           for (int64_t g = 0; g < G; ++g) {
             const T* xg = xrow + g * Cg;
             const T* wg = w + g * Cg * Fg;
-            T* yg = yrow + g * Fg;
+            T acc[kDirectMaxChannelProduct] = {};
             for (int64_t c = 0; c < Cg; ++c) {
-              for (int64_t o = 0; o < Fg; ++o) yg[o] += xg[c] * wg[c * Fg + o];
+              for (int64_t o = 0; o < Fg; ++o) acc[o] += xg[c] * wg[c * Fg + o];
             }
+            for (int64_t o = 0; o < Fg; ++o) yrow[g * Fg + o] += acc[o];
           }
         }
       }

@@ -1,7 +1,7 @@
-// The direct kernel, for layers whose GEMM would degenerate: few channels per group (depthwise
-// layers, 1-channel signals, 48 -> 1 channel decoders). It computes each output element as a
-// gather, y[j][o] = bias[o] + sum over the taps whose input step exists and the group's
-// channels, vectorized along time within one output phase; no column buffer.
+// The direct kernel, for layers whose GEMM would degenerate: so few input channels per group
+// that the GEMM's depth cannot amortize its packing (depthwise layers, 1-channel signals). It
+// computes each output element as a gather, y[j][o] = bias[o] + sum over the taps whose input step
+// exists and the group's channels, vectorized along time within one output phase; no column buffer.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +10,11 @@
 
 namespace convt::detail {
 
-// The rule (documented in the header): the direct kernel runs when
-// (in_channels/groups) * (filters/groups) <= kDirectMaxChannelProduct; the GEMM path otherwise.
+// The rule (documented in the header): the direct kernel runs when in_channels/groups <=
+// kDirectMaxChannels and (in_channels/groups) * (filters/groups) <= kDirectMaxChannelProduct;
+// the GEMM path otherwise. (A deep GEMM stays efficient even with few columns: a 48 -> 1
+// channel layer runs its GEMM at SGEMM speed, and gathering 48 channels per output does not.)
+inline constexpr int64_t kDirectMaxChannels = 8;
 inline constexpr int64_t kDirectMaxChannelProduct = 64;
 
 bool use_direct_path(const KernelDims& d) noexcept;

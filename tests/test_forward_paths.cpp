@@ -171,18 +171,20 @@ TEST_CASE("the GEMM path and the direct kernel both match the float64 reference 
 }
 
 TEST_CASE(
-    "the direct kernel is chosen exactly when channels per group times filters per group "
-    "is at most 64",
+    "the direct kernel is chosen exactly when channels per group are at most 8 and their product "
+    "with filters per group at most 64",
     "[forward][direct]") {
-  convt::detail::KernelDims d;
-  d.in_channels = 48, d.filters = 1, d.groups = 1;
-  CHECK(convt::detail::use_direct_path(d));
-  d.in_channels = 512, d.filters = 512, d.groups = 512;
-  CHECK(convt::detail::use_direct_path(d));
-  d.in_channels = 8, d.filters = 8, d.groups = 1;
-  CHECK(convt::detail::use_direct_path(d));
-  d.in_channels = 13, d.filters = 5, d.groups = 1;
-  CHECK_FALSE(convt::detail::use_direct_path(d));
-  d.in_channels = 16, d.filters = 32, d.groups = 1;
-  CHECK_FALSE(convt::detail::use_direct_path(d));
+  const auto direct = [](int64_t C, int64_t F, int64_t G) {
+    convt::detail::KernelDims d;
+    d.in_channels = C, d.filters = F, d.groups = G;
+    return convt::detail::use_direct_path(d);
+  };
+  CHECK(direct(512, 512, 512));  // depthwise
+  CHECK(direct(1, 1, 1));        // one channel
+  CHECK(direct(8, 8, 1));
+  CHECK(direct(2, 32, 1));
+  CHECK_FALSE(direct(48, 1, 1));  // a deep GEMM stays efficient with one column per tap
+  CHECK_FALSE(direct(9, 1, 1));
+  CHECK_FALSE(direct(4, 17, 1));
+  CHECK_FALSE(direct(16, 32, 1));
 }

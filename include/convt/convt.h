@@ -120,12 +120,12 @@
  *   GEMM + col2im: for each tile of input steps and each block of about 1024 (tap, filter)
  *   columns, one single-threaded SGEMM/DGEMM (OpenBLAS) computes the tile's contributions,
  *   which col2im adds into the output (seeded with the bias) while they are still in the
- *   core's cache; element-wise activations run on each finished piece. Layers with few
- *   channels per group -- (in_channels/groups) * (filters/groups) <= 64: depthwise layers,
- *   1-channel signals -- take a direct kernel instead, which gathers each output from its
- *   taps (the two paths agree to rounding). Forward allocates a bounded workspace per call
- *   (convt_layer_workspace_size: at most about 1 MiB per thread, whatever the length) and
- *   keeps nothing between calls, so it is reentrant.
+ *   core's cache; element-wise activations run on each finished piece. Layers with very
+ *   few channels per group -- in_channels/groups <= 8 and (in_channels/groups) *
+ *   (filters/groups) <= 64: depthwise layers, 1-channel signals -- take a direct kernel
+ *   instead, which gathers each output from its taps (the two paths agree to rounding). Forward
+ * allocates a bounded workspace per call (convt_layer_workspace_size: at most about 1 MiB per
+ * thread, whatever the length) and keeps nothing between calls, so it is reentrant.
  *
  * Ownership
  *   The caller owns every buffer it passes; set_weights copies, and no pointer is kept
