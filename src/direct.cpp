@@ -158,14 +158,19 @@ void direct_by_position(const LayerView<T>& v, const OutputPlan& plan,
         } else {
           // Accumulate in registers: adding through yrow would chain every multiply-add
           // through memory (a store-to-load dependency per channel).
+          // (In chunks of filters, so any shape works, not only the rule's.)
+          constexpr int64_t kChunk = kDirectMaxChannelProduct;
           for (int64_t g = 0; g < G; ++g) {
             const T* xg = xrow + g * Cg;
             const T* wg = w + g * Cg * Fg;
-            T acc[kDirectMaxChannelProduct] = {};
-            for (int64_t c = 0; c < Cg; ++c) {
-              for (int64_t o = 0; o < Fg; ++o) acc[o] += xg[c] * wg[c * Fg + o];
+            for (int64_t o0 = 0; o0 < Fg; o0 += kChunk) {
+              const int64_t width = std::min(kChunk, Fg - o0);
+              T acc[kChunk] = {};
+              for (int64_t c = 0; c < Cg; ++c) {
+                for (int64_t o = 0; o < width; ++o) acc[o] += xg[c] * wg[c * Fg + o0 + o];
+              }
+              for (int64_t o = 0; o < width; ++o) yrow[g * Fg + o0 + o] += acc[o];
             }
-            for (int64_t o = 0; o < Fg; ++o) yrow[g * Fg + o] += acc[o];
           }
         }
       }
