@@ -33,6 +33,12 @@ struct ColumnMap {
 template <typename T>
 void col2im(const ColumnMap& m, int64_t i0, int64_t rows, const T* cols, T* y) noexcept;
 
+// The same scatter-add for columns stored by tap: cols[t][o][i - i0]. For channels_first, where a
+// filter's steps are contiguous: each (t, o) walks its output row in time instead of jumping a
+// whole row per filter.
+template <typename T>
+void col2im_by_tap(const ColumnMap& m, int64_t i0, int64_t rows, const T* cols, T* y) noexcept;
+
 // cols[i - i0][t][o] = y[target(i, t)][o], or 0 where the target is skipped: the adjoint of
 // col2im, so <col2im(a), b> == <a, im2col(b)>.
 template <typename T>

@@ -32,14 +32,15 @@ constexpr int64_t kMinTileRows = 384;
 // are (group, filter block, segment of tiles), each owning the output positions its segment
 // starts. NWC tiles run across items (rows are evenly strided). An NCW item is its own matrix,
 // read transposed by the GEMM -- unless items are shorter than a tile: then tiles run across
-// items too, gathered into a row-major buffer first, so short signals still give tall GEMMs.
+// items too, each channel's steps copied side by side first, so short signals still give tall
+// GEMMs.
 struct Tiling {
   int64_t rows_per_item = 0;  // L
   int64_t tile = 0;           // rows per GEMM
   int64_t tiles_per_item = 0;
   int64_t tiles = 0;
   bool items_in_rows = false;  // tiles run across items
-  bool gather = false;         // NCW tiles are gathered into a (rows x C/G) buffer
+  bool gather = false;         // NCW tiles are copied into a (C/G x rows) buffer
   int64_t max_block = 0;       // widest filter block
 };
 
@@ -248,25 +249,38 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
     for (int64_t k = unit.first_tile; k < unit.end_tile; ++k) {
       int64_t r0 = 0, rows = 0;
       tile_rows(tl, batch, k, &r0, &rows);
-      // cols (rows x K*width) = x_tile (rows x Cg) * packed block (Cg x K*width, ld K*Fg).
-      // NWC reads x[r][g*Cg + c] (ld C); NCW reads x[item][g*Cg + c][i] transposed (ld L).
+      // NWC: cols (rows x K*width) = x_tile (rows x Cg, x[r][g*Cg + c], ld C) * packed block
+      // (Cg x K*width, ld K*Fg).
       if (last) {
         gemm<T>(false, false, rows, K * width, Cg, input + r0 * C + unit.group * Cg, C, w, row_len,
                 tile_cols, K * width);
-      } else if (tl.gather) {
-        T* a = gathered.get() + omp_get_thread_num() * gp.gather_elems;
-        for (int64_t r = 0; r < rows; ++r) {
-          const int64_t item = (r0 + r) / steps, i = (r0 + r) % steps;
-          const T* x = input + (item * C + unit.group * Cg) * steps + i;
-          for (int64_t c = 0; c < Cg; ++c) a[r * Cg + c] = x[c * steps];
-        }
-        gemm<T>(false, false, rows, K * width, Cg, a, Cg, w, row_len, tile_cols, K * width);
       } else {
+        // NCW: colsT (K*width x rows) = packed block^T * x_tile (Cg x rows), so that col2im
+        // walks each filter's output row in time. A tile of one item reads x in place (ld L);
+        // one that runs across short items first copies each channel's steps side by side.
         const int64_t item = r0 / steps, i0 = r0 % steps;
-        gemm<T>(true, false, rows, K * width, Cg, input + (item * C + unit.group * Cg) * steps + i0,
-                steps, w, row_len, tile_cols, K * width);
+        const T* b = input + (item * C + unit.group * Cg) * steps + i0;
+        int64_t ldb = steps;
+        if (tl.gather) {
+          T* a = gathered.get() + omp_get_thread_num() * gp.gather_elems;
+          for (int64_t c = 0; c < Cg; ++c) {
+            for (int64_t r = 0; r < rows;) {
+              const int64_t it = (r0 + r) / steps, i = (r0 + r) % steps;
+              const int64_t n = std::min(rows - r, steps - i);
+              std::copy_n(input + (it * C + unit.group * Cg + c) * steps + i, n, a + c * rows + r);
+              r += n;
+            }
+          }
+          b = a;
+          ldb = rows;
+        }
+        gemm<T>(true, false, K * width, rows, Cg, w, row_len, b, ldb, tile_cols, rows);
       }
-      col2im(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
+      if (last) {
+        col2im(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
+      } else {
+        col2im_by_tap(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
+      }
     }
     if (fuse_activation) {
       for_each_owned(output, last, F, L_out, o0, width, unit.begin, unit.end,

@@ -81,6 +81,32 @@ TEST_CASE("col2im is the adjoint of im2col: <col2im(a), b> == <a, im2col(b)>", "
   }
 }
 
+TEST_CASE("col2im_by_tap adds columns stored by tap exactly as col2im adds them by row",
+          "[col2im]") {
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 300; ++trial) {
+    ColumnMap m = random_map(rng, trial % 2 == 0);
+    m.steps = 3 + trial % 9;  // tiles of up to 13 rows run across items 1, 2, 3...
+    m.item_stride = m.out_steps * m.filters;
+    m.window_begin = trial % 3 == 0 ? m.out_steps + trial % 5 : 0;
+    const int64_t i0 = m.steps + trial % 7, rows = 1 + trial % 13;
+    const int64_t cols_per_row = m.kernel_size * m.filters;
+    const auto by_row = random_vector(rng, rows * cols_per_row);
+    std::vector<double> by_tap(by_row.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t q = 0; q < cols_per_row; ++q)
+        by_tap[static_cast<size_t>(q * rows + r)] =
+            by_row[static_cast<size_t>(r * cols_per_row + q)];
+    const auto y0 = random_vector(rng, (3 + (i0 + rows) / m.steps) * m.item_stride);
+    std::vector<double> a = y0, b = y0;
+    convt::detail::col2im(m, i0, rows, by_row.data(), a.data());
+    convt::detail::col2im_by_tap(m, i0, rows, by_tap.data(), b.data());
+    // The same terms; with dilation two (row, tap) pairs may share a target and be added in
+    // another order, so equal to rounding.
+    for (size_t k = 0; k < a.size(); ++k) CHECK(a[k] == Approx(b[k]).epsilon(1e-14).margin(1e-14));
+  }
+}
+
 TEST_CASE("packing from WOI and IOW agrees with the grouped layout formula and round-trips",
           "[packing]") {
   std::mt19937_64 rng(3);
