@@ -94,11 +94,14 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
     if (static_cast<int64_t>(phases.size()) < S) {  // some steps no tap reaches: the bias
       for (int64_t j = un.j0; j < un.j1; ++j) y[j * ys + o * yf] = b;
     }
-    for (const Phase& ph : phases) {
-      const int64_t m_lo = ceil_div(un.j0 + P - ph.r, S);
-      const int64_t m_hi = floor_div(un.j1 - 1 + P - ph.r, S);  // inclusive
-      for (int64_t mb = m_lo; mb <= m_hi; mb += kStepBlock) {
-        const int64_t cnt = std::min(kStepBlock, m_hi - mb + 1);
+    // Output blocks of S*kStepBlock steps, every phase of a block before the next block, so
+    // the block's output (and the input it reads) stay in cache.
+    for (int64_t jb = un.j0; jb < un.j1; jb += S * kStepBlock) {
+      const int64_t je = std::min(un.j1, jb + S * kStepBlock);
+      for (const Phase& ph : phases) {
+        const int64_t mb = ceil_div(jb + P - ph.r, S);
+        const int64_t cnt = floor_div(je - 1 + P - ph.r, S) - mb + 1;  // <= kStepBlock
+        if (cnt <= 0) continue;
         std::fill(a, a + cnt, b);
         for (size_t k = 0; k < ph.taps.size(); ++k) {
           // Input step m - q for m = mb + e: e in [max(0, q - mb), min(cnt, L + q - mb)).

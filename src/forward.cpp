@@ -25,6 +25,8 @@ namespace {
 constexpr int64_t kColumnTileBytes = int64_t{512} * 1024;
 constexpr int64_t kMaxColumnTileBytes = int64_t{1536} * 1024;
 constexpr int64_t kMinTileRows = 384;
+// Filters below which an NWC block's column tile is laid out by tap (see run_forward_gemm).
+constexpr int64_t kNarrowBlock = 16;
 
 // The forward pass's decomposition, from the shape alone (never from the thread count, so the
 // summation order of every output element -- and so every bit -- is the same for any threads):
@@ -204,7 +206,8 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size;
   const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group(), L_out = plan.out_steps;
   const int64_t row_len = d.row_length();
-  const bool fuse_activation = !activation_along_axis(v.activation);
+  const bool fuse_activation =
+      !activation_along_axis(v.activation) && v.activation != CONVT_ACTIVATION_LINEAR;
   const GemmPlan gp = plan_gemm(v, plan, batch, steps);
   const Tiling& tl = gp.tiling;
   const std::vector<Unit>& units = gp.units;
@@ -235,12 +238,19 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
     T* tile_cols = cols.get() + omp_get_thread_num() * tile_elems;
     const int64_t width = d.block_width(unit.block);
     const int64_t o0 = unit.group * Fg + unit.block * d.block();  // first filter of the block
-    for_each_owned(output, last, F, L_out, o0, width, unit.begin, unit.end,
-                   [&](T* run, int64_t n, int64_t filter) {
-                     for (int64_t e = 0; e < n; ++e) {
-                       run[e] = v.bias == nullptr ? T(0) : v.bias[filter < 0 ? o0 + e : filter];
-                     }
-                   });
+    // Column tiles by row (tap, filter innermost) suit NWC's contiguous filters; tiles by tap
+    // (time innermost) suit NCW, and NWC blocks too narrow to fill a vector.
+    const bool by_tap = !last || width < kNarrowBlock;
+    if (last && width == F && v.bias == nullptr) {  // the whole owned range is contiguous
+      std::fill(output + unit.begin * F, output + unit.end * F, T(0));
+    } else {
+      for_each_owned(output, last, F, L_out, o0, width, unit.begin, unit.end,
+                     [&](T* run, int64_t n, int64_t filter) {
+                       for (int64_t e = 0; e < n; ++e) {
+                         run[e] = v.bias == nullptr ? T(0) : v.bias[filter < 0 ? o0 + e : filter];
+                       }
+                     });
+    }
     ColumnMap map = base;
     map.filters = width;
     map.window_begin = unit.begin;
@@ -251,9 +261,13 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
       tile_rows(tl, batch, k, &r0, &rows);
       // NWC: cols (rows x K*width) = x_tile (rows x Cg, x[r][g*Cg + c], ld C) * packed block
       // (Cg x K*width, ld K*Fg).
-      if (last) {
+      if (last && !by_tap) {
         gemm<T>(false, false, rows, K * width, Cg, input + r0 * C + unit.group * Cg, C, w, row_len,
                 tile_cols, K * width);
+      } else if (last) {
+        // A narrow block (a few filters): the same tile by tap, x_tile read transposed.
+        gemm<T>(true, true, K * width, rows, Cg, w, row_len, input + r0 * C + unit.group * Cg, C,
+                tile_cols, rows);
       } else {
         // NCW: colsT (K*width x rows) = packed block^T * x_tile (Cg x rows), so that col2im
         // walks each filter's output row in time. A tile of one item reads x in place (ld L);
@@ -276,10 +290,10 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
         }
         gemm<T>(true, false, K * width, rows, Cg, w, row_len, b, ldb, tile_cols, rows);
       }
-      if (last) {
-        col2im(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
-      } else {
+      if (by_tap) {
         col2im_by_tap(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
+      } else {
+        col2im(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
       }
     }
     if (fuse_activation) {
