@@ -96,8 +96,10 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
     }
     // Output blocks of S*kStepBlock steps, every phase of a block before the next block, so
     // the block's output (and the input it reads) stay in cache.
-    for (int64_t jb = un.j0; jb < un.j1; jb += S * kStepBlock) {
-      const int64_t je = std::min(un.j1, jb + S * kStepBlock);
+    // S*kStepBlock without overflow: a stride that large makes one block of the whole range.
+    const int64_t span = S > (un.j1 - un.j0) / kStepBlock ? un.j1 - un.j0 : S * kStepBlock;
+    for (int64_t jb = un.j0; jb < un.j1; jb += span) {
+      const int64_t je = std::min(un.j1, jb + span);
       for (const Phase& ph : phases) {
         const int64_t mb = ceil_div(jb + P - ph.r, S);
         const int64_t cnt = floor_div(je - 1 + P - ph.r, S) - mb + 1;  // <= kStepBlock
@@ -107,9 +109,10 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
           // Input step m - q for m = mb + e: e in [max(0, q - mb), min(cnt, L + q - mb)).
           const int64_t q = ph.q[k];
           const int64_t e0 = std::max<int64_t>(0, q - mb), e1 = std::min(cnt, L + q - mb);
+          if (e0 >= e1) continue;  // no input step: form no pointer outside the input
           const int64_t column = d.packed_column(ph.taps[k], o);
           for (int64_t c = 0; c < Cg; ++c) {
-            axpy(a, w[c * row + column], x + c * xc + (mb - q) * xs, xs, e0, e1);
+            axpy(a + e0, w[c * row + column], x + c * xc + (mb - q + e0) * xs, xs, 0, e1 - e0);
           }
         }
         T* yp = y + (mb * S + ph.r - P) * ys + o * yf;
