@@ -7,6 +7,9 @@ packages=(cmake g++ make pkg-config libopenblas-dev libopenblas-openmp-dev catch
 # cargo already on the PATH (rustup's) will do, else Debian's.
 packages+=(golang-go python3-numpy)
 command -v cargo > /dev/null 2>&1 || packages+=(cargo)
+# The hardening checks (scripts/hardening.sh): clang with its LLVM 14 sanitizer and libFuzzer
+# runtimes and its OpenMP runtime with the archer tool for TSan, abidiff, valgrind.
+packages+=(clang libclang-rt-14-dev libomp-14-dev abigail-tools valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

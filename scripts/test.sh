@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds libconvt warning-free (-Werror) with every test and runs them all under CTest.
+# Builds libconvt warning-free (-Werror) with every test, runs them all under CTest, then the
+# hardening checks (scripts/hardening.sh: sanitizers, fault injection, fuzzing, ABI, valgrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release -DCONVT_WERROR=ON > /dev/null
 cmake --build build-test -j "$(nproc)"
 ctest --test-dir build-test --output-on-failure -j "$(nproc)"
+scripts/hardening.sh

@@ -1,14 +1,24 @@
 // Allocation failure at every allocation site a call reaches. This program replaces the global
 // operator new (so it is its own executable, not part of convt_tests) with one that fails the
 // N-th allocation after it is armed, and runs each call for N = 1, 2, ... until the call
-// succeeds without an injected failure. Every failing run must:
-//   - return CONVT_E_OUT_OF_MEMORY with a message, having thrown nothing across the boundary;
+// succeeds without an injected failure. The calls: create, set_string (the name and an enum),
+// get_string, output_shape, set_weights (first and replacing), init_weights, forward (short
+// and several tiles), backward (plain and with every penalty), regularization_loss,
+// apply_constraints, stream create, every push of a growing chunking, flush and reset; on
+// four layers covering both dtypes and formats, groups, bias or none, and activations with
+// and without workspace. Every failing run must:
+//   - return CONVT_E_OUT_OF_MEMORY with a message saying so, throwing nothing across the
+//     boundary;
 //   - leak nothing (every allocation made during the call is freed again: counted here, and
 //     LeakSanitizer checks the same under scripts/hardening.sh's ASan build);
 //   - write no caller buffer (sentinel-filled, compared bitwise) and change nothing in the
-//     layer or stream: every parameter, the name, the weights, and forward's output for a
-//     fixed input, bitwise; and leave it usable (that forward succeeds).
-// Prints each call's number of allocation sites; exits non-zero on the first violation.
+//     layer: every parameter, the name, the weights, and forward's output for a fixed input,
+//     bitwise; and leave it usable (that forward still succeeds). A stream whose pushes and
+//     flush failed this way must then give bitwise the outputs of the same signal streamed
+//     without failures (a failed push consumes nothing).
+// operator new is the allocator of everything libconvt allocates itself; the OpenMP runtime
+// and OpenBLAS allocate with malloc, outside its reach. Prints each call's number of
+// allocation sites; exits non-zero if any run broke a rule.
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -17,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <new>
 #include <string>
 #include <vector>
@@ -243,11 +254,13 @@ Snapshot snapshot(const convt_layer* l, const Probe& p) {
 // injected failure. After each failure (allocator disarmed) the layer, when given, must equal
 // its snapshot from before the call and still work, and `check_outputs` verifies that the
 // caller's buffers were not written. `reset` runs after a success (to undo it or refill the
-// buffers). Returns the number of allocation sites seen.
+// buffers). A call that cannot be repeated (a stream push) stops at its first success, also
+// when the library recovered from an injected failure by itself. Returns the number of
+// allocation sites seen.
 int exhaust(
     const std::string& what, const convt_layer* layer, const std::function<convt_status()>& call,
     const std::function<void(const std::string&)>& check_outputs,
-    const std::function<void()>& reset = [] {}) {
+    const std::function<void()>& reset = [] {}, bool repeatable = true) {
   const Probe probe;
   for (int64_t n = 1;; ++n) {
     const std::string run = what + " with allocation " + std::to_string(n) + " failing";
@@ -267,8 +280,9 @@ int exhaust(
     const bool injected = g_injected.load();
     if (s == CONVT_OK) {
       reset();
-      if (!injected) {
-        std::printf("  %-66s %4d allocation sites\n", what.c_str(), int(n - 1));
+      if (!injected || !repeatable) {
+        std::printf("  %-66s %4d allocation sites%s\n", what.c_str(), int(n - 1),
+                    injected ? " (recovered from the last)" : "");
         return int(n - 1);
       }
       continue;  // the library recovered from this failure by itself; try the next site
@@ -431,6 +445,161 @@ void layer_calls(const Config& c) {
   convt_layer_destroy(l);
 }
 
+template <class T>
+convt_status backward(const convt_layer* l, const std::vector<T>& x, int64_t batch, int64_t steps,
+                      const std::vector<T>& g, int64_t out_steps, std::vector<T>& gx,
+                      std::vector<T>& gk, std::vector<T>& gb) {
+  T* gbp = gb.empty() ? nullptr : gb.data();
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return convt_layer_backward_f32(l, x.data(), int64_t(x.size()), batch, steps, g.data(),
+                                    int64_t(g.size()), out_steps, gx.data(), int64_t(gx.size()),
+                                    CONVT_LAYOUT_WOI, gk.data(), int64_t(gk.size()), gbp,
+                                    int64_t(gb.size()));
+  } else {
+    return convt_layer_backward_f64(l, x.data(), int64_t(x.size()), batch, steps, g.data(),
+                                    int64_t(g.size()), out_steps, gx.data(), int64_t(gx.size()),
+                                    CONVT_LAYOUT_WOI, gk.data(), int64_t(gk.size()), gbp,
+                                    int64_t(gb.size()));
+  }
+}
+
+// backward (plain, then with every penalty), the penalties and the constraints.
+template <class T>
+void training_calls(const Config& c) {
+  convt_layer* l = configure(c);
+  MUST(convt_layer_init_weights(l, c.in_channels, 5));
+  const std::string tag = std::string(c.label) + ": ";
+  const int64_t batch = 2, steps = 40, out_steps = default_out_steps(l, batch, steps);
+  const std::vector<T> x = ramp<T>(batch * steps * c.in_channels, 0.4);
+  const std::vector<T> g = ramp<T>(batch * c.filters * out_steps, 2.2);
+  std::vector<T> gx(x.size(), sentinel<T>());
+  std::vector<T> gk(size_t(c.kernel * c.filters * c.in_channels / c.groups), sentinel<T>());
+  std::vector<T> gb(c.use_bias ? size_t(c.filters) : 0, sentinel<T>());
+  const auto refill = [&] {
+    for (auto* v : {&gx, &gk, &gb}) v->assign(v->size(), sentinel<T>());
+  };
+  const auto check = [&](const std::string& run) {
+    if (!untouched(gx) || !untouched(gk) || !untouched(gb)) violation(run + ": wrote a gradient");
+  };
+  exhaust(
+      tag + "backward", l, [&] { return backward(l, x, batch, steps, g, out_steps, gx, gk, gb); },
+      check, refill);
+  MUST(convt_layer_set_string(l, CONVT_PARAM_KERNEL_REGULARIZER, "l2"));
+  MUST(convt_layer_set_string(l, CONVT_PARAM_ACTIVITY_REGULARIZER, "l1_l2"));
+  MUST(convt_layer_set_double(l, CONVT_PARAM_ACTIVITY_REGULARIZER_L2, 0.5));
+  MUST(convt_layer_set_int(l, CONVT_PARAM_BACKWARD_REGULARIZATION, 1));
+  exhaust(
+      tag + "backward with the penalties", l,
+      [&] { return backward(l, x, batch, steps, g, out_steps, gx, gk, gb); }, check, refill);
+  double loss = -3;
+  exhaust(
+      tag + "regularization_loss", l, [&] { return convt_layer_regularization_loss(l, &loss); },
+      [&](const std::string& run) {
+        if (loss != -3) violation(run + ": wrote the loss");
+      },
+      [&] { loss = -3; });
+  MUST(convt_layer_set_string(l, CONVT_PARAM_KERNEL_CONSTRAINT, "max_norm"));
+  MUST(convt_layer_set_double(l, CONVT_PARAM_KERNEL_CONSTRAINT_MAX_VALUE, 0.1));
+  exhaust(
+      tag + "apply_constraints", l, [&] { return convt_layer_apply_constraints(l); },
+      nothing_to_check);
+  convt_layer_destroy(l);
+}
+
+template <class T>
+convt_status push(convt_stream* s, const std::vector<T>& x, int64_t steps, std::vector<T>& y,
+                  int64_t* n) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return convt_stream_push_f32(s, x.data(), int64_t(x.size()), steps, y.data(), int64_t(y.size()),
+                                 n);
+  } else {
+    return convt_stream_push_f64(s, x.data(), int64_t(x.size()), steps, y.data(), int64_t(y.size()),
+                                 n);
+  }
+}
+
+template <class T>
+convt_status flush(convt_stream* s, std::vector<T>& y, int64_t* n) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return convt_stream_flush_f32(s, y.data(), int64_t(y.size()), n);
+  } else {
+    return convt_stream_flush_f64(s, y.data(), int64_t(y.size()), n);
+  }
+}
+
+// One signal through a stream, in chunks; with `faults`, every push and the flush run through
+// exhaust(). Returns the outputs' bytes, concatenated.
+template <class T>
+std::vector<uint8_t> stream_signal(convt_layer* l, const Config& c,
+                                   const std::vector<int64_t>& chunks, bool faults) {
+  const std::string tag = std::string(c.label) + ": ";
+  const int64_t batch = 2;
+  convt_stream* s = nullptr;
+  MUST(convt_stream_create(l, batch, &s));
+  std::vector<uint8_t> all;
+  int64_t at = 0;
+  for (size_t k = 0; k <= chunks.size(); ++k) {
+    const bool flushing = k == chunks.size();
+    const int64_t steps = flushing ? 0 : chunks[k];
+    int64_t room = 0;
+    MUST(convt_stream_max_output_steps(s, steps, &room));
+    const std::vector<T> x = ramp<T>(batch * steps * c.in_channels, 0.1 * double(at));
+    std::vector<T> y(size_t(batch * c.filters * room + 1), sentinel<T>());
+    int64_t n = -3;
+    const auto call = [&] { return flushing ? flush(s, y, &n) : push(s, x, steps, y, &n); };
+    if (faults) {
+      exhaust(
+          tag + (flushing ? "stream flush" : "stream push of " + std::to_string(steps) + " steps"),
+          l, call,
+          [&](const std::string& run) {
+            if (n != -3 || !untouched(y)) violation(run + ": wrote output");
+          },
+          [] {}, false);
+    } else {
+      MUST(call());
+    }
+    const auto* b = reinterpret_cast<const uint8_t*>(y.data());
+    all.insert(all.end(), b, b + size_t(batch * c.filters * n) * sizeof(T));
+    at += steps;
+  }
+  if (faults) {
+    exhaust(
+        tag + "stream reset", l, [&] { return convt_stream_reset(s); }, nothing_to_check);
+  }
+  convt_stream_destroy(s);
+  return all;
+}
+
+// Streams: create, then a signal whose every push and flush fails at each allocation in turn
+// before it succeeds; the outputs must be bitwise those of the same signal without failures
+// (a failed push consumes nothing).
+template <class T>
+void stream_calls(const Config& c) {
+  convt_layer* l = configure(c);
+  // softmax and sparsemax along time (channels_first) cannot stream.
+  MUST(convt_layer_set_string(l, CONVT_PARAM_ACTIVATION, "tanh"));
+  MUST(convt_layer_init_weights(l, c.in_channels, 6));
+  const std::string tag = std::string(c.label) + ": ";
+  convt_stream* const marker = reinterpret_cast<convt_stream*>(uintptr_t{0x5e2});
+  convt_stream* out = marker;
+  exhaust(
+      tag + "stream_create", l, [&] { return convt_stream_create(l, 2, &out); },
+      [&](const std::string& run) {
+        if (out != marker) violation(run + ": wrote *out");
+      },
+      [&] {
+        if (out != marker) convt_stream_destroy(out);
+        out = marker;
+      });
+  // Chunks that grow, so that several pushes need a larger workspace.
+  const std::vector<int64_t> chunks = {1, 3, 2, 17, 40, 5, 300};
+  const std::vector<uint8_t> clean = stream_signal<T>(l, c, chunks, false);
+  if (stream_signal<T>(l, c, chunks, true) != clean) {
+    violation(tag + "a stream whose calls failed on allocation gave other outputs");
+  }
+  convt_layer_destroy(l);
+}
+
 void create_calls() {
   convt_layer* const marker = reinterpret_cast<convt_layer*>(uintptr_t{0x5e1});
   convt_layer* out = marker;
@@ -460,8 +629,12 @@ int main() {
   for (const Config& c : kConfigs) {
     if (c.f64) {
       layer_calls<double>(c);
+      training_calls<double>(c);
+      stream_calls<double>(c);
     } else {
       layer_calls<float>(c);
+      training_calls<float>(c);
+      stream_calls<float>(c);
     }
   }
   if (g_failures != 0) {

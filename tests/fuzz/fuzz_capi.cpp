@@ -1,20 +1,29 @@
 // libFuzzer harness for the C API. The input is a program: a sequence of calls on one layer
-// (create with small sizes, set parameters to any value, set weights with matching and
-// mismatching lengths, init weights, output_shape, forward, the getters, calls on a NULL
-// layer, destroy), decoded byte by byte by Program below. Every call is checked against the
-// contract (API.md) rather than against the library's own answers:
+// and one stream (create with small sizes, set parameters to any value, set weights with
+// matching and mismatching lengths, init weights, output_shape, forward, backward, the
+// getters, stream create / push / flush / reset / max_output_steps, calls on a NULL layer,
+// destroy), decoded byte by byte by Program below (tests/fuzz/make_seeds.py writes seeds in
+// that encoding). Every call is checked against the contract (API.md), not against the
+// library's own answers:
 //   - no crash, undefined behaviour or leak (the sanitizers and LeakSanitizer watch);
-//   - a failed call returns a status from 1 to 5 (never CONVT_E_INTERNAL), stores a message,
-//     writes nothing (every output buffer is sentinel-filled and compared bitwise) and leaves
-//     every parameter, the name and the weights as they were;
+//   - a failed call returns a status from 1 to 5 (never CONVT_E_INTERNAL), stores a message
+//     that names the function, writes nothing (every output buffer is sentinel-filled and
+//     compared bitwise) and leaves every parameter, the name and the weights as they were;
 //   - a successful call leaves the last error alone and changes exactly what it promises;
+//     getters, output_shape, forward, backward and stream calls change nothing in the layer;
 //   - where the parameters are small enough to reason about, the status is the one the header
-//     documents (set_int's ranges, set_weights' and init_weights' rules, output_shape's and
-//     forward's lengths from the independent padding table in tests/reference.hpp);
+//     documents (set_int's ranges, set_weights', init_weights' and backward's rules,
+//     output_shape's and forward's lengths from the independent padding table in
+//     tests/reference.hpp);
 //   - a successful forward equals the float64 direct-loop reference within its rounding
-//     bound, writes nothing past batch * filters * out_steps, and repeats bitwise.
+//     bound; backward's gradients (linear part) equal reference_backward's; a flushed stream's
+//     outputs, concatenated, equal the reference over the whole signal with the default
+//     length; nothing is written past the lengths; forward and backward repeat bitwise, and
+//     init_weights with one seed gives one set of weights.
 // The harness never passes a length longer than the buffer it passes, so any out-of-bounds
-// access is the library's. Build and run: README.md, "Checks".
+// access is the library's. Requests the contract answers with CONVT_E_OUT_OF_MEMORY because
+// they are valid but too large (weights or stream state of huge dimensions) are not made:
+// ASan aborts on them. Build and run: README.md, "Checks".
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -27,6 +36,8 @@
 
 #include "convt/convt.h"
 #include "reference.hpp"
+#include "test_backward_helpers.hpp"  // reference_backward, the gradients' float64 oracle
+#include "test_stream_helpers.hpp"    // untouched<T>(), the sentinel
 
 namespace {
 
@@ -133,21 +144,10 @@ class Program {
 // ------------------------------------------------------------------------------------------
 // Buffers: sentinel-filled, compared bitwise.
 // ------------------------------------------------------------------------------------------
+// A quiet NaN with a payload the library never makes (the stream tests' marker).
 template <class T>
-T sentinel();
-template <>
-float sentinel<float>() {
-  const uint32_t bits = 0x7fc5a5a5u;  // a quiet NaN with a payload the library never makes
-  float v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-template <>
-double sentinel<double>() {
-  const uint64_t bits = 0x7ff8a5a5a5a5a5a5ull;
-  double v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
+T sentinel() {
+  return convt_test::untouched<T>();
 }
 
 template <class T>
@@ -157,6 +157,16 @@ bool untouched(const std::vector<T>& v, size_t from = 0) {
     if (std::memcmp(&v[i], &s, sizeof s) != 0) return false;
   }
   return true;
+}
+
+// The first element at or after `from` that is not the sentinel, or -1.
+template <class T>
+int64_t first_written(const std::vector<T>& v, size_t from) {
+  const T s = sentinel<T>();
+  for (size_t i = from; i < v.size(); ++i) {
+    if (std::memcmp(&v[i], &s, sizeof s) != 0) return static_cast<int64_t>(i);
+  }
+  return -1;
 }
 
 template <class T>
@@ -506,13 +516,67 @@ convt_status expected_shape(const Params& p, int64_t batch, int64_t steps, int64
   return CONVT_OK;
 }
 
+// The shape of a forward-like call (forward, backward): batch, steps and out_steps.
+struct CallShape {
+  int64_t batch = 0, steps = 0, out_steps = 0;
+
+  std::string text() const {
+    return "batch " + std::to_string(batch) + " steps " + std::to_string(steps) + " out_steps " +
+           std::to_string(out_steps);
+  }
+  // Small enough for the harness's own arithmetic (with p.small).
+  bool small(const Params& p) const {
+    return batch > -kSmall && batch < kSmall && steps > -kSmall && steps < kSmall &&
+           out_steps > -kSmall && out_steps < kSmall && p.small;
+  }
+  // What forward and backward both require of the call (when small): dtype T, weights, the
+  // padding table's lengths, BATCH_SIZE, INPUT_STEPS and the input's length.
+  template <class T>
+  bool rules_hold(const Params& p, const Snapshot& s, int64_t input_len) const {
+    int64_t default_steps = 0;
+    return p.f64 == (sizeof(T) == sizeof(double)) && s.has_weights() &&
+           expected_shape(p, batch, steps, &default_steps) == CONVT_OK &&
+           convt_test::accepts(convt_test::lengths(p.hyper(), steps), out_steps) &&
+           (p.steps_fixed == 0 || p.steps_fixed == steps) &&
+           (p.batch_fixed == 0 || p.batch_fixed == batch) && input_len == batch * steps * p.C;
+  }
+};
+
+// batch and steps (mostly small), and out_steps: the default (from output_shape), one near
+// it, or anything.
+CallShape pick_shape(Program& in, const convt_layer* layer, const Params& p) {
+  CallShape cs;
+  cs.batch = in.size(3);
+  cs.steps = in.size(6);
+  cs.out_steps = in.integer();
+  int64_t shape[3] = {0, 0, 0};
+  const uint8_t ob = in.byte();
+  if (ob < 200 && layer != nullptr &&
+      convt_layer_output_shape(layer, cs.batch, cs.steps, shape) == CONVT_OK) {
+    cs.out_steps = shape[p.format == CONVT_CHANNELS_FIRST ? 2 : 1] + (ob < 128 ? 0 : ob % 7 - 3);
+  }
+  return cs;
+}
+
 // ------------------------------------------------------------------------------------------
 // The calls.
 // ------------------------------------------------------------------------------------------
+// The signal a stream has taken in since it was created, flushed or reset, and what it gave
+// out, canonical (N, C, n) and (N, F, n) per push; compared with the reference at the flush.
+struct Signal {
+  bool valid = false;  // every push since the start recorded, on the layer of `start`
+  Snapshot start;
+  std::vector<std::vector<double>> in, out;
+  std::vector<int64_t> in_steps, out_steps;
+};
+
 struct Harness {
   convt_layer* layer = nullptr;
+  convt_stream* stream = nullptr;
+  int64_t stream_batch = 0;
+  Signal signal;
 
-  ~Harness() { convt_layer_destroy(layer); }
+  ~Harness() { destroy(); }
 
   void create(Program& in) {
     const int64_t filters = in.size(6), kernel = in.size(5);
@@ -535,7 +599,9 @@ struct Harness {
                "convt_layer_create", "the new layer's filters, kernel_size or weights");
   }
 
+  // A stream must not outlive its layer: it goes first.
   void destroy() {
+    destroy_stream();
     convt_layer_destroy(layer);
     layer = nullptr;
   }
@@ -733,15 +799,8 @@ struct Harness {
   void forward(Program& in) {
     const Snapshot b0 = layer ? snapshot(layer) : Snapshot{};
     const Params p(b0);
-    const int64_t batch = in.size(3), steps = in.size(6);
-    // out_steps: the default (from output_shape), one near it, or anything.
-    int64_t out_steps = in.integer();
-    int64_t shape[3] = {0, 0, 0};
-    const uint8_t ob = in.byte();
-    if (ob < 200 && layer != nullptr &&
-        convt_layer_output_shape(layer, batch, steps, shape) == CONVT_OK) {
-      out_steps = shape[p.format == CONVT_CHANNELS_FIRST ? 2 : 1] + (ob < 128 ? 0 : ob % 7 - 3);
-    }
+    const CallShape cs = pick_shape(in, layer, p);
+    const int64_t batch = cs.batch, steps = cs.steps, out_steps = cs.out_steps;
     const int64_t C = p.C > 0 ? p.C : 1;
     const int64_t input_len = pick_length(in, small_product(small_product(batch, steps), C));
     const int64_t needed = small_product(small_product(batch, p.F), out_steps);
@@ -763,21 +822,12 @@ struct Harness {
     }
     if (layer == nullptr) return;
     // The status model, when the parameters are small enough for the harness's arithmetic.
-    const bool sizes_small = batch > -kSmall && batch < kSmall && steps > -kSmall &&
-                             steps < kSmall && out_steps > -kSmall && out_steps < kSmall && p.small;
-    if (sizes_small) {
-      int64_t default_steps = 0;
-      const bool shape_ok = expected_shape(p, batch, steps, &default_steps) == CONVT_OK;
-      const bool valid = !null_input && !null_output && p.f64 == (sizeof(T) == sizeof(double)) &&
-                         b0.has_weights() && shape_ok &&
-                         convt_test::accepts(convt_test::lengths(p.hyper(), steps), out_steps) &&
-                         (p.steps_fixed == 0 || p.steps_fixed == steps) &&
-                         (p.batch_fixed == 0 || p.batch_fixed == batch) &&
-                         input_len == batch * steps * p.C && needed >= 0 && output_len >= needed;
+    if (cs.small(p)) {
+      const bool valid = !null_input && !null_output && cs.rules_hold<T>(p, b0, input_len) &&
+                         needed >= 0 && output_len >= needed;
       c.expect(valid, s,
-               "batch " + std::to_string(batch) + " steps " + std::to_string(steps) +
-                   " out_steps " + std::to_string(out_steps) + " input_len " +
-                   std::to_string(input_len) + " output_len " + std::to_string(output_len));
+               cs.text() + " input_len " + std::to_string(input_len) + " output_len " +
+                   std::to_string(output_len));
     }
     if (!ok) return;
     FUZZ_CHECK(needed >= 0 && untouched(output, to_size(needed)), "convt_layer_forward",
@@ -801,22 +851,9 @@ struct Harness {
     }
   }
 
-  template <class T>
-  void compare_with_reference(const Snapshot& b0, const Params& p, int64_t batch, int64_t steps,
-                              int64_t out_steps, const std::vector<T>& input,
-                              const std::vector<T>& output) {
-    const auto& acts = convt_test::reference_activations();
-    if (std::find(acts.begin(), acts.end(), p.activation) == acts.end()) return;
-    const int64_t cg = p.C / p.G;
-    const int64_t work = small_product(small_product(small_product(batch, p.F), out_steps),
-                                       small_product(cg, p.K), kMaxReferenceWork);
-    if (work < 0) return;
-    double alpha = 0;
-    std::memcpy(&alpha, &b0.alpha_bits, sizeof alpha);
-    std::vector<T> w_iow, bias;
-    if (read_weights<T>(layer, b0, CONVT_LAYOUT_IOW, w_iow, bias) != CONVT_OK) {
-      finding("convt_layer_get_weights", "weights used by forward are not readable");
-    }
+  // The reference problem for the layer's parameters, with the crop out_steps implies.
+  static convt_test::Problem problem(const Params& p, int64_t batch, int64_t steps,
+                                     int64_t out_steps) {
     convt_test::Problem pr;
     pr.batch = batch;
     pr.in_channels = p.C;
@@ -829,25 +866,61 @@ struct Harness {
     pr.crop_begin = convt_test::crop_begin(p.hyper(), steps, out_steps);
     pr.out_steps = out_steps;
     pr.activation = p.activation;
-    pr.alpha = alpha;
-    std::vector<double> x(input.begin(), input.begin() + batch * steps * p.C);
-    x = convt_test::from_format(x, p.format, batch, p.C, steps);
+    return pr;
+  }
+
+  // got (canonical N, F, L_out) equals the reference for x (canonical N, C, L) within forward's
+  // rounding bound.
+  template <class T>
+  static void expect_reference(const char* call, const convt_test::Problem& pr, const Params& p,
+                               const std::vector<double>& x, const std::vector<T>& w_iow,
+                               const std::vector<T>& bias, const std::vector<double>& got,
+                               double alpha) {
     const convt_test::Reference ref = convt_test::reference_forward(
         pr, x, convt_test::convert<double>(w_iow), convt_test::convert<double>(bias));
-    std::vector<double> got(output.begin(), output.begin() + batch * p.F * out_steps);
-    got = convt_test::from_format(got, p.format, batch, p.F, out_steps);
     const double u = sizeof(T) == sizeof(float) ? convt_test::unit_roundoff_f32()
                                                 : convt_test::unit_roundoff_f64();
     const double lip =
         p.activation == CONVT_ACTIVATION_LEAKY_RELU ? std::max(1.0, std::fabs(alpha)) : 1.0;
     for (size_t k = 0; k < ref.y.size(); ++k) {
       if (got[k] == ref.y[k]) continue;  // also equal infinities
-      const double allowed = convt_test::tolerance(ref.magnitude[k], ref.y[k], cg * p.K, u, lip);
-      FUZZ_CHECK(std::fabs(got[k] - ref.y[k]) <= allowed, "convt_layer_forward",
+      // A value beyond T's range (a huge leaky_relu slope) rounds to infinity.
+      if (std::isinf(got[k]) && std::signbit(got[k]) == std::signbit(ref.y[k]) &&
+          std::fabs(ref.y[k]) >= double(std::numeric_limits<T>::max()) * (1 - 4 * u)) {
+        continue;
+      }
+      const double allowed =
+          convt_test::tolerance(ref.magnitude[k], ref.y[k], p.C / p.G * p.K, u, lip);
+      FUZZ_CHECK(std::fabs(got[k] - ref.y[k]) <= allowed, call,
                  "element " + std::to_string(k) + " is " + std::to_string(got[k]) +
                      ", the reference gives " + std::to_string(ref.y[k]) + " (allowed error " +
                      std::to_string(allowed) + ")");
     }
+  }
+
+  template <class T>
+  void compare_with_reference(const Snapshot& b0, const Params& p, int64_t batch, int64_t steps,
+                              int64_t out_steps, const std::vector<T>& input,
+                              const std::vector<T>& output) {
+    const auto& acts = convt_test::reference_activations();
+    if (std::find(acts.begin(), acts.end(), p.activation) == acts.end()) return;
+    if (small_product(small_product(small_product(batch, p.F), out_steps),
+                      small_product(p.C / p.G, p.K), kMaxReferenceWork) < 0) {
+      return;
+    }
+    double alpha = 0;
+    std::memcpy(&alpha, &b0.alpha_bits, sizeof alpha);
+    std::vector<T> w_iow, bias;
+    if (read_weights<T>(layer, b0, CONVT_LAYOUT_IOW, w_iow, bias) != CONVT_OK) {
+      finding("convt_layer_get_weights", "weights used by forward are not readable");
+    }
+    convt_test::Problem pr = problem(p, batch, steps, out_steps);
+    pr.alpha = alpha;
+    std::vector<double> x(input.begin(), input.begin() + batch * steps * p.C);
+    std::vector<double> got(output.begin(), output.begin() + batch * p.F * out_steps);
+    expect_reference<T>("convt_layer_forward", pr, p,
+                        convt_test::from_format(x, p.format, batch, p.C, steps), w_iow, bias,
+                        convt_test::from_format(got, p.format, batch, p.F, out_steps), alpha);
   }
 
   void getters(Program& in) {
@@ -952,6 +1025,383 @@ struct Harness {
     FUZZ_CHECK(untouched(buf), "a NULL layer", "wrote a buffer");
   }
 
+  // ---- backward ---------------------------------------------------------------------------
+  template <class T>
+  convt_status call_backward(const T* x, int64_t x_len, int64_t batch, int64_t steps, const T* g,
+                             int64_t g_len, int64_t out_steps, T* gx, int64_t gx_len,
+                             convt_layout layout, T* gk, int64_t gk_len, T* gb, int64_t gb_len) {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return convt_layer_backward_f32(layer, x, x_len, batch, steps, g, g_len, out_steps, gx,
+                                      gx_len, layout, gk, gk_len, gb, gb_len);
+    } else {
+      return convt_layer_backward_f64(layer, x, x_len, batch, steps, g, g_len, out_steps, gx,
+                                      gx_len, layout, gk, gk_len, gb, gb_len);
+    }
+  }
+
+  // A gradient buffer: asked for (with a length as pick_length chooses) or NULL with length 0
+  // (or, rarely, NULL with a nonzero length, which must be refused).
+  struct Grad {
+    bool asked = false;
+    int64_t len = 0;
+  };
+  static Grad pick_grad(Program& in, int64_t expected) {
+    const uint8_t b = in.byte();
+    Grad g;
+    if (b < 160) {
+      g.asked = true;
+      g.len = pick_length(in, expected);
+    } else if (b >= 248) {
+      g.len = 1 + b % 4;  // NULL with a length
+    }
+    return g;
+  }
+
+  template <class T>
+  void backward(Program& in) {
+    const Snapshot b0 = layer ? snapshot(layer) : Snapshot{};
+    const Params p(b0);
+    const CallShape cs = pick_shape(in, layer, p);
+    const int64_t batch = cs.batch, steps = cs.steps, out_steps = cs.out_steps;
+    const int64_t C = p.C > 0 ? p.C : 1;
+    const int64_t x_expected = small_product(small_product(batch, steps), C);
+    const int64_t g_expected = small_product(small_product(batch, p.F), out_steps);
+    const int64_t x_len = pick_length(in, x_expected), g_len = pick_length(in, g_expected);
+    const Grad gx = pick_grad(in, x_expected);
+    const uint8_t lb = in.byte();
+    const convt_layout layout =
+        lb < 240 ? static_cast<convt_layout>(lb % 2) : static_cast<convt_layout>(in.integer());
+    const Grad gk = pick_grad(in, b0.kernel_len());
+    const Grad gb = pick_grad(in, p.F <= kMaxBuffer ? p.F : -1);
+    std::vector<T> x(to_size(std::max<int64_t>(x_len, 1))), g(to_size(std::max<int64_t>(g_len, 1)));
+    fill(x, in.byte());
+    fill(g, in.byte() + 1000u);
+    const auto room = [](const Grad& q) { return to_size(std::max<int64_t>(q.len, 0)) + 2; };
+    std::vector<T> gxb(room(gx), sentinel<T>()), gkb(room(gk), sentinel<T>()),
+        gbb(room(gb), sentinel<T>());
+    const uint8_t nb = in.byte();
+    const bool null_x = nb < 6, null_g = nb >= 250;
+
+    Call c("convt_layer_backward", layer);
+    const auto run = [&](std::vector<T>& ox, std::vector<T>& ok, std::vector<T>& ob2) {
+      return call_backward<T>(
+          null_x ? nullptr : x.data(), x_len, batch, steps, null_g ? nullptr : g.data(), g_len,
+          out_steps, gx.asked ? ox.data() : nullptr, gx.len, layout, gk.asked ? ok.data() : nullptr,
+          gk.len, gb.asked ? ob2.data() : nullptr, gb.len);
+    };
+    const convt_status s = run(gxb, gkb, gbb);
+    const bool ok = c.finish(s, true);
+    if (!ok) {
+      FUZZ_CHECK(untouched(gxb) && untouched(gkb) && untouched(gbb), "convt_layer_backward",
+                 "a failed backward wrote a gradient");
+    }
+    if (layer == nullptr) return;
+    // The layout matters only with grad_kernel; unknown, it may be refused either way.
+    if (cs.small(p) && (gk.asked || layout == 0 || layout == 1)) {
+      const bool trainable = b0.get(CONVT_PARAM_TRAINABLE) != 0;
+      const auto grad_ok = [](const Grad& q, int64_t want) {
+        return q.asked ? want >= 0 && q.len == want : q.len == 0;
+      };
+      const bool valid = !null_x && !null_g && cs.rules_hold<T>(p, b0, x_len) && g_expected >= 0 &&
+                         g_len == g_expected && grad_ok(gx, x_len) &&
+                         grad_ok(gk, b0.kernel_len()) && grad_ok(gb, p.use_bias ? p.F : -1) &&
+                         (!gk.asked || layout == 0 || layout == 1) &&
+                         (trainable || (!gk.asked && !gb.asked));
+      c.expect(valid, s,
+               cs.text() + " lengths " + std::to_string(x_len) + " " + std::to_string(g_len) + " " +
+                   std::to_string(gx.len) + " " + std::to_string(gk.len) + " " +
+                   std::to_string(gb.len));
+    }
+    if (!ok) return;
+    FUZZ_CHECK(untouched(gxb, to_size(gx.len)) && untouched(gkb, to_size(gk.len)) &&
+                   untouched(gbb, to_size(gb.len)),
+               "convt_layer_backward", "wrote past a gradient's length");
+    // Bitwise the same on a second run.
+    std::vector<T> gx2(gxb.size(), sentinel<T>()), gk2(gkb.size(), sentinel<T>()),
+        gb2(gbb.size(), sentinel<T>());
+    FUZZ_CHECK(run(gx2, gk2, gb2) == CONVT_OK && same_bits(gx2, gxb) && same_bits(gk2, gkb) &&
+                   same_bits(gb2, gbb),
+               "convt_layer_backward", "a repeated backward differs");
+    // The linear part against the oracle (penalties and activations are tested apart).
+    if (p.activation != CONVT_ACTIVATION_LINEAR || b0.get(CONVT_PARAM_BACKWARD_REGULARIZATION) != 0)
+      return;
+    const int64_t cg = p.C / p.G;
+    if (small_product(small_product(small_product(batch, p.F), out_steps), small_product(cg, p.K),
+                      kMaxReferenceWork) < 0) {
+      return;
+    }
+    std::vector<T> w_iow, bias;
+    FUZZ_CHECK(read_weights<T>(layer, b0, CONVT_LAYOUT_IOW, w_iow, bias) == CONVT_OK,
+               "convt_layer_get_weights", "weights used by backward are not readable");
+    convt_test::Problem pr = problem(p, batch, steps, out_steps);
+    std::vector<double> xc(x.begin(), x.begin() + x_len), gc(g.begin(), g.begin() + g_len);
+    xc = convt_test::from_format(xc, p.format, batch, p.C, steps);
+    gc = convt_test::from_format(gc, p.format, batch, p.F, out_steps);
+    const std::vector<double> w = convt_test::convert<double>(w_iow);
+    const convt_test::ReferenceGradients r = convt_test::reference_backward(pr, xc, w, gc);
+    // Magnitudes for the bound: the same sums over |terms|.
+    const auto absv = [](std::vector<double> v) {
+      for (double& e : v) e = std::fabs(e);
+      return v;
+    };
+    const convt_test::ReferenceGradients m =
+        convt_test::reference_backward(pr, absv(xc), absv(w), absv(gc));
+    const int64_t terms = batch * out_steps + (p.F / p.G) * p.K + 4;
+    const double u = sizeof(T) == sizeof(float) ? convt_test::unit_roundoff_f32()
+                                                : convt_test::unit_roundoff_f64();
+    const auto check = [&](const char* what, std::vector<double> got,
+                           const std::vector<double>& want, const std::vector<double>& mag) {
+      for (size_t k = 0; k < want.size(); ++k) {
+        const double allowed = convt_test::tolerance(mag[k], want[k], terms, u, 1.0);
+        FUZZ_CHECK(std::fabs(got[k] - want[k]) <= allowed, "convt_layer_backward",
+                   std::string(what) + " element " + std::to_string(k) + " is " +
+                       std::to_string(got[k]) + ", the reference gives " + std::to_string(want[k]));
+      }
+    };
+    if (gx.asked) {
+      std::vector<double> got(gxb.begin(), gxb.begin() + x_len);
+      check("grad_input", convt_test::from_format(got, p.format, batch, p.C, steps), r.input,
+            m.input);
+    }
+    if (gk.asked) {
+      std::vector<double> got(gkb.begin(), gkb.begin() + gk.len);
+      if (layout == CONVT_LAYOUT_WOI) got = convt_test::iow_from_woi(got, p.C, p.F, p.G, p.K);
+      check("grad_kernel", got, r.kernel_iow, m.kernel_iow);
+    }
+    if (gb.asked)
+      check("grad_bias", std::vector<double>(gbb.begin(), gbb.begin() + gb.len), r.bias, m.bias);
+  }
+
+  // ---- streams ----------------------------------------------------------------------------
+  void destroy_stream() {
+    convt_stream_destroy(stream);
+    stream = nullptr;
+    signal = Signal{};
+  }
+
+  void start_signal() {
+    signal = Signal{};
+    signal.valid = layer != nullptr;
+    if (signal.valid) signal.start = snapshot(layer);
+  }
+
+  void stream_create(Program& in) {
+    const int64_t batch = in.size(3);
+    const bool null_out = in.chance(8);
+    if (layer != nullptr) {
+      // A stream keeps batch * filters * max(K_eff - strides, crop at the end, 0) values (the
+      // header), works on a step's strides output steps at a time and holds the output_padding
+      // steps at the end: with a huge dilation, pad, stride or output_padding that is a valid
+      // request for more memory than exists, which the library answers with
+      // CONVT_E_OUT_OF_MEMORY and ASan with an abort. Not made.
+      const Params p(snapshot(layer));
+      constexpr int64_t kLimit = int64_t{1} << 24;
+      const int64_t span = small_product(p.D, p.K - 1, kLimit);  // K_eff - 1, or -1 if huge
+      const int64_t keep = span < 0 ? -1 : std::max({span + 1, p.pe, p.S, p.op});
+      if (batch > 0 &&
+          (keep < 0 || small_product(small_product(batch, p.F, kLimit), keep, kLimit) < 0)) {
+        return;
+      }
+    }
+    convt_stream* const marker = reinterpret_cast<convt_stream*>(uintptr_t{0x5e2});
+    convt_stream* out = marker;
+    Call c("convt_stream_create", layer);
+    const convt_status s = convt_stream_create(layer, batch, null_out ? nullptr : &out);
+    if (!c.finish(s, true)) {
+      FUZZ_CHECK(out == marker, "convt_stream_create", "a failed create wrote *out");
+      return;
+    }
+    destroy_stream();
+    stream = out;
+    stream_batch = batch;
+    start_signal();
+  }
+
+  // max_output_steps(steps), or -1 when it refuses.
+  int64_t max_output(int64_t steps) {
+    int64_t m = -7;
+    const convt_status s = convt_stream_max_output_steps(stream, steps, &m);
+    if (s != CONVT_OK) {
+      FUZZ_CHECK(m == -7, "convt_stream_max_output_steps", "a failed call wrote *max_out");
+      return -1;
+    }
+    FUZZ_CHECK(m >= 0, "convt_stream_max_output_steps", "negative step count");
+    return m;
+  }
+
+  template <class T>
+  convt_status call_push(const T* x, int64_t x_len, int64_t steps, T* y, int64_t y_len,
+                         int64_t* n) {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return convt_stream_push_f32(stream, x, x_len, steps, y, y_len, n);
+    } else {
+      return convt_stream_push_f64(stream, x, x_len, steps, y, y_len, n);
+    }
+  }
+  template <class T>
+  convt_status call_flush(T* y, int64_t y_len, int64_t* n) {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return convt_stream_flush_f32(stream, y, y_len, n);
+    } else {
+      return convt_stream_flush_f64(stream, y, y_len, n);
+    }
+  }
+
+  // A successful push or flush wrote n <= m (max_output_steps') steps and nothing past them;
+  // returns the values written.
+  template <class T>
+  int64_t check_emitted(const char* call, const Params& p, const std::vector<T>& y, int64_t y_len,
+                        int64_t n, int64_t m) const {
+    FUZZ_CHECK(n >= 0 && (m < 0 || n <= m), call,
+               "wrote " + std::to_string(n) + " steps, max_output_steps said " + std::to_string(m));
+    const int64_t written = small_product(small_product(stream_batch, p.F, kMax64), n, kMax64);
+    FUZZ_CHECK(written >= 0 && untouched(y, to_size(written)), call,
+               "wrote element " + std::to_string(first_written(y, to_size(written))) +
+                   " past batch * filters * out_steps = " + std::to_string(stream_batch) + "*" +
+                   std::to_string(p.F) + "*" + std::to_string(n) + " (output_len " +
+                   std::to_string(y_len) + ")");
+    return written;
+  }
+
+  template <class T>
+  void stream_push(Program& in) {
+    const Snapshot b0 = layer ? snapshot(layer) : Snapshot{};
+    const Params p(b0);
+    const uint8_t sb = in.byte();
+    const int64_t steps = sb < 240 ? sb % 9 : in.integer();
+    const int64_t C = p.C > 0 ? p.C : 1;
+    const int64_t x_len = pick_length(in, small_product(small_product(stream_batch, steps), C));
+    const int64_t m = stream != nullptr && steps >= 0 ? max_output(steps) : -1;
+    const int64_t y_len = pick_length(in, small_product(small_product(stream_batch, p.F), m));
+    std::vector<T> x(to_size(std::max<int64_t>(x_len, 1)));
+    fill(x, in.byte());
+    std::vector<T> y(to_size(std::max<int64_t>(y_len, 0)) + 2, sentinel<T>());
+    const uint8_t nb = in.byte();
+    const bool null_x = nb < 6 || (x_len == 0 && nb < 128), null_n = nb >= 250;
+    int64_t n = -7;
+    Call c("convt_stream_push", layer);
+    const convt_status s = call_push<T>(null_x ? nullptr : x.data(), x_len, steps, y.data(), y_len,
+                                        null_n ? nullptr : &n);
+    if (!c.finish(s, true)) {
+      FUZZ_CHECK(untouched(y) && n == -7, "convt_stream_push", "a failed push wrote output");
+      return;
+    }
+    const int64_t written = check_emitted("convt_stream_push", p, y, y_len, n, m);
+    if (!signal.valid) return;
+    std::vector<double> xc(x.begin(), x.begin() + x_len), yc(y.begin(), y.begin() + written);
+    signal.in.push_back(convt_test::from_format(xc, p.format, stream_batch, p.C, steps));
+    signal.in_steps.push_back(steps);
+    signal.out.push_back(convt_test::from_format(yc, p.format, stream_batch, p.F, n));
+    signal.out_steps.push_back(n);
+  }
+
+  template <class T>
+  void stream_flush(Program& in) {
+    const Snapshot b0 = layer ? snapshot(layer) : Snapshot{};
+    const Params p(b0);
+    const int64_t m = stream != nullptr ? max_output(0) : -1;
+    const int64_t y_len = pick_length(in, small_product(small_product(stream_batch, p.F), m));
+    std::vector<T> y(to_size(std::max<int64_t>(y_len, 0)) + 2, sentinel<T>());
+    const bool null_n = in.chance(6), null_y = in.chance(128);  // NULL output: with length 0
+    int64_t n = -7;
+    Call c("convt_stream_flush", layer);
+    const convt_status s =
+        call_flush<T>(null_y && y_len == 0 ? nullptr : y.data(), y_len, null_n ? nullptr : &n);
+    if (!c.finish(s, true)) {
+      FUZZ_CHECK(untouched(y) && n == -7, "convt_stream_flush", "a failed flush wrote output");
+      return;
+    }
+    const int64_t written = check_emitted("convt_stream_flush", p, y, y_len, n, m);
+    if (signal.valid && b0 == signal.start) {
+      std::vector<double> yc(y.begin(), y.begin() + written);
+      signal.out.push_back(convt_test::from_format(yc, p.format, stream_batch, p.F, n));
+      signal.out_steps.push_back(n);
+      compare_signal<T>(p);
+    }
+    start_signal();  // a flush starts a new signal
+  }
+
+  // The concatenated outputs of a whole signal equal forward's over it: the reference.
+  template <class T>
+  void compare_signal(const Params& p) {
+    int64_t steps = 0, out_steps = 0;
+    for (int64_t k : signal.in_steps) steps += k;
+    for (int64_t k : signal.out_steps) out_steps += k;
+    if (steps == 0) {
+      FUZZ_CHECK(out_steps == 0, "convt_stream_flush", "output without input");
+      return;
+    }
+    if (!p.small) return;
+    const convt_test::Lengths len = convt_test::lengths(p.hyper(), steps);
+    FUZZ_CHECK(out_steps == len.default_len, "convt_stream_flush",
+               "the signal gave " + std::to_string(out_steps) + " steps, forward gives " +
+                   std::to_string(len.default_len));
+    const auto& acts = convt_test::reference_activations();
+    if (std::find(acts.begin(), acts.end(), p.activation) == acts.end()) return;
+    const int64_t N = stream_batch;
+    if (small_product(small_product(small_product(N, p.F), out_steps),
+                      small_product(p.C / p.G, p.K), kMaxReferenceWork) < 0) {
+      return;
+    }
+    // Concatenate along time, per item and channel.
+    const auto join = [N](const std::vector<std::vector<double>>& parts,
+                          const std::vector<int64_t>& lens, int64_t rows, int64_t total) {
+      std::vector<double> all(to_size(N * rows * total));
+      int64_t at = 0;
+      for (size_t k = 0; k < parts.size(); ++k) {
+        for (int64_t r = 0; r < N * rows; ++r) {
+          for (int64_t j = 0; j < lens[k]; ++j) {
+            all[to_size(r * total + at + j)] = parts[k][to_size(r * lens[k] + j)];
+          }
+        }
+        at += lens[k];
+      }
+      return all;
+    };
+    const std::vector<double> x = join(signal.in, signal.in_steps, p.C, steps);
+    const std::vector<double> got = join(signal.out, signal.out_steps, p.F, out_steps);
+    std::vector<T> w_iow, bias;
+    FUZZ_CHECK(read_weights<T>(layer, signal.start, CONVT_LAYOUT_IOW, w_iow, bias) == CONVT_OK,
+               "convt_layer_get_weights", "the stream's weights are not readable");
+    double alpha = 0;
+    std::memcpy(&alpha, &signal.start.alpha_bits, sizeof alpha);
+    convt_test::Problem pr = problem(p, N, steps, out_steps);
+    pr.alpha = alpha;
+    expect_reference<T>("convt_stream_flush", pr, p, x, w_iow, bias, got, alpha);
+    if (trace())
+      std::fprintf(stderr, "  the signal's %d pushes equal the reference\n", int(signal.in.size()));
+  }
+
+  void stream_misc(Program& in) {
+    const uint8_t which = in.byte() % 4;
+    if (which == 0) {
+      Call c("convt_stream_reset", layer);
+      if (c.finish(convt_stream_reset(stream), true)) start_signal();
+    } else if (which == 1) {
+      const int64_t steps = in.integer();
+      int64_t m = -7;
+      Call c("convt_stream_max_output_steps", layer);
+      if (!c.finish(convt_stream_max_output_steps(stream, steps, in.chance(8) ? nullptr : &m),
+                    true)) {
+        FUZZ_CHECK(m == -7, "convt_stream_max_output_steps", "a failed call wrote *max_out");
+      }
+    } else if (which == 2) {
+      destroy_stream();
+    } else {
+      convt_stream_destroy(nullptr);  // NULL is fine
+    }
+  }
+
+  // Runs op<float> or op<double>, as the next byte says.
+  template <class Op>
+  static void either_dtype(Program& in, Op op) {
+    if (in.chance(128)) {
+      op(float{});
+    } else {
+      op(double{});
+    }
+  }
+
   void run(Program& in) {
     for (int n = 0; n < kMaxCalls && !in.done(); ++n) {
       const uint8_t op = in.byte() % 16;
@@ -967,23 +1417,29 @@ struct Harness {
       } else if (op == 4) {
         set_string(in);
       } else if (op == 5) {
-        if (in.chance(128))
-          set_weights<float>(in);
-        else
-          set_weights<double>(in);
+        either_dtype(in, [&](auto t) { set_weights<decltype(t)>(in); });
       } else if (op == 6) {
         init_weights(in);
       } else if (op == 7) {
         output_shape(in);
-      } else if (op == 8 || op == 9 || op >= 12) {
-        if (in.chance(128))
-          forward<float>(in);
-        else
-          forward<double>(in);
+      } else if (op == 8 || op == 9) {
+        either_dtype(in, [&](auto t) { forward<decltype(t)>(in); });
       } else if (op == 10) {
-        getters(in);
-      } else {
+        if (in.chance(200)) {
+          getters(in);
+        } else {
+          stream_misc(in);
+        }
+      } else if (op == 11) {
         null_layer(in);
+      } else if (op == 12) {
+        either_dtype(in, [&](auto t) { backward<decltype(t)>(in); });
+      } else if (op == 13) {
+        stream_create(in);
+      } else if (op == 14) {
+        either_dtype(in, [&](auto t) { stream_push<decltype(t)>(in); });
+      } else {
+        either_dtype(in, [&](auto t) { stream_flush<decltype(t)>(in); });
       }
     }
   }

@@ -11,7 +11,8 @@ import os
 import struct
 import sys
 
-# Opcodes: Harness::run takes the first byte of each call modulo 16.
+# Opcodes: Harness::run takes the first byte of each call modulo 16; 10 with a second byte
+# >= 200 is a stream reset, max_output_steps or destroy instead of a getter.
 CREATE, DESTROY, SET_INT, SET_DOUBLE, SET_STRING, SET_WEIGHTS, INIT_WEIGHTS, OUTPUT_SHAPE = range(8)
 FORWARD, GETTERS, NULL_LAYER, BACKWARD, STREAM = 8, 10, 11, 12, 13
 
@@ -94,19 +95,49 @@ def forward(f64, batch, steps, delta=0, input_len=0, output_len=0, nulls=100):
 
 
 def get_string(param, capacity_byte, null_buf=NO):
-    return bytes([GETTERS, param + 1, 0, capacity_byte, null_buf, NO])
+    return bytes([GETTERS, 0, param + 1, 0, capacity_byte, null_buf, NO])
 
 
 def get_int(param):
-    return bytes([GETTERS, param + 1, 1, NO])
+    return bytes([GETTERS, 0, param + 1, 1, NO])
 
 
 def get_weights(kernel_len=0, bias_len=0, layout=0):
-    return bytes([GETTERS, 1, 2, kernel_len, bias_len, layout, NO])
+    return bytes([GETTERS, 0, 1, 2, kernel_len, bias_len, layout, NO])
 
 
 def null_layer(which):
     return bytes([NULL_LAYER, which])
+
+
+def grad(asked=True, length=0):
+    """pick_grad: asked with a length as kernel_len's byte says, or NULL with length 0."""
+    return bytes([0, length]) if asked else bytes([200])
+
+
+def backward(f64, batch, steps, delta=0, gx=True, gk=True, gb=True, layout=0, nulls=100):
+    ob = 0 if delta == 0 else 133 + delta + 3
+    return (bytes([BACKWARD, 200 if f64 else 0]) + size(batch, 3) + size(steps, 6) + integer(0) +
+            bytes([ob, 0, 0]) + grad(gx) + bytes([layout]) + grad(gk) + grad(gb) +
+            bytes([5, 6, nulls]))
+
+
+def stream_create(batch):
+    return bytes([STREAM]) + size(batch, 3) + bytes([NO])
+
+
+def push(f64, steps, input_len=0, output_len=0, nulls=100):
+    steps_bytes = bytes([steps]) if 0 <= steps <= 8 else bytes([240]) + integer(steps)
+    return (bytes([STREAM + 1, 200 if f64 else 0]) + steps_bytes +
+            bytes([input_len, output_len, 3, nulls]))
+
+
+def flush(f64, output_len=0):
+    return bytes([STREAM + 2, 200 if f64 else 0, output_len, NO, NO])
+
+
+def stream_misc(which, steps=None):
+    return bytes([GETTERS, 200, which]) + (integer(steps) + bytes([NO]) if steps is not None else b"")
 
 
 SEEDS = {
@@ -161,6 +192,31 @@ SEEDS = {
         init_weights(3, 2), set_int(IN_CHANNELS, 4), set_int(IN_CHANNELS, 3), set_int(USE_BIAS, 1),
         set_int(DTYPE, 1), bytes([DESTROY, NO]), forward(False, 1, 3)],
     "null_layer_calls": [null_layer(i) for i in range(8)] + [bytes([DESTROY, 0])],
+    "backward_linear_f32": [
+        create(4, 3), set_weights(False, 2), backward(False, 2, 5), backward(False, 1, 3, delta=1),
+        backward(False, 2, 4, gx=False, layout=1), backward(False, 1, 4, gk=False, gb=False)],
+    "backward_tanh_f64_groups_trainable": [
+        create(4, 3), set_int(DTYPE, 1), set_int(GROUPS, 2), set_string(ACTIVATION, "gelu"),
+        set_int(STRIDES, 2), set_weights(True, 4, layout=1), backward(True, 2, 4, layout=1),
+        set_int(ACTIVATION, 0), backward(True, 1, 5), set_int(TRAINABLE, 0), backward(True, 1, 5),
+        backward(True, 1, 5, gk=False, gb=False), backward(False, 1, 5), set_int(USE_BIAS, 0)],
+    "stream_f32_nwc_same": [
+        create(3, 4), set_string(PADDING, "same"), set_int(STRIDES, 2), init_weights(2, 4),
+        stream_create(2), push(False, 3), push(False, 1), push(False, 0), push(False, 5),
+        flush(False), push(False, 2), stream_misc(0), push(False, 4), flush(False),
+        flush(False)],
+    "stream_f64_ncw_explicit": [
+        create(2, 3), set_int(DTYPE, 1), set_int(DATA_FORMAT, 1), set_string(PADDING, "explicit"),
+        set_int(PAD_BEGIN, 1), set_int(PAD_END, 2), set_int(DILATION, 2), set_weights(True, 3),
+        stream_create(1), push(True, 1), push(True, 1), push(True, 1), push(True, 1), push(True, 7),
+        flush(True), push(False, 2), push(True, 2, input_len=192), push(True, 2, output_len=192),
+        set_int(STRIDES, 3), push(True, 2), set_int(STRIDES, 1), push(True, 2), flush(True)],
+    "stream_errors": [
+        create(3, 2), stream_create(1), set_string(ACTIVATION, "Softmax"), set_int(DATA_FORMAT, 1),
+        init_weights(2, 1), stream_create(1), set_int(DATA_FORMAT, 0), set_int(BATCH_SIZE, 2),
+        stream_create(1), stream_create(2), stream_misc(1, -1), stream_misc(1, 2 ** 62),
+        push(False, 250), flush(False, output_len=192), stream_misc(2), push(False, 1),
+        stream_misc(0), stream_misc(3)],
 }
 
 
