@@ -32,8 +32,10 @@ int64_t choose_filter_block(int64_t kernel_size, int64_t filters_per_group) noex
   constexpr int64_t kTargetColumns = 1024;
   const int64_t target = std::max<int64_t>(kTargetColumns / std::max<int64_t>(kernel_size, 1), 8);
   if (filters_per_group <= target) return filters_per_group;
-  const int64_t blocks = (filters_per_group + target - 1) / target;
-  const int64_t even = (filters_per_group + blocks - 1) / blocks;  // balanced widths
+  // Ceiling divisions written so that no sum can overflow (filters may be near INT64_MAX).
+  const int64_t blocks = filters_per_group / target + (filters_per_group % target != 0);
+  const int64_t even =  // balanced widths
+      filters_per_group / blocks + (filters_per_group % blocks != 0);
   return std::min(filters_per_group, (even + 7) / 8 * 8);
 }
 
