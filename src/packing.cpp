@@ -31,9 +31,12 @@ void for_each_weight(const KernelDims& d, convt_layout layout, Fn fn) noexcept {
 int64_t choose_filter_block(int64_t kernel_size, int64_t filters_per_group) noexcept {
   constexpr int64_t kTargetColumns = 1024;
   const int64_t target = std::max<int64_t>(kTargetColumns / std::max<int64_t>(kernel_size, 1), 8);
-  if (filters_per_group <= target) return filters_per_group;
+  // At least two blocks from 64 filters on: blocks are what threads split without look-back.
+  constexpr int64_t kTwoBlocksFrom = 64;
+  if (filters_per_group <= target && filters_per_group < kTwoBlocksFrom) return filters_per_group;
   // Ceiling divisions written so that no sum can overflow (filters may be near INT64_MAX).
-  const int64_t blocks = filters_per_group / target + (filters_per_group % target != 0);
+  const int64_t blocks =
+      std::max<int64_t>(filters_per_group / target + (filters_per_group % target != 0), 2);
   const int64_t even =  // balanced widths
       filters_per_group / blocks + (filters_per_group % blocks != 0);
   return std::min(filters_per_group, (even + 7) / 8 * 8);
