@@ -21,9 +21,11 @@ namespace {
 // One thread's column tile: 512 KiB stays in the core's L2 (1 MiB here) between the GEMM that
 // writes it and col2im that consumes it; but a tile of fewer than kMinTileRows rows makes
 // OpenBLAS repack the weight block too often, so wide rows get up to kMaxColumnTileBytes. The
-// workspace per thread stays under 2 MiB, whatever the input length.
+// workspace per thread (column tile, plus NCW's gathered input) stays within 2 MiB, whatever
+// the input length.
 constexpr int64_t kColumnTileBytes = int64_t{512} * 1024;
 constexpr int64_t kMaxColumnTileBytes = int64_t{1536} * 1024;
+constexpr int64_t kMaxWorkspacePerThread = int64_t{2048} * 1024;
 constexpr int64_t kMinTileRows = 384;
 // Filters below which an NWC block's column tile is laid out by tap (see run_forward_gemm).
 constexpr int64_t kNarrowBlock = 16;
@@ -59,6 +61,11 @@ Tiling make_tiling(const KernelDims& d, bool channels_last, int64_t batch, int64
   t.items_in_rows = channels_last || t.gather;
   const int64_t rows = t.items_in_rows ? checked_mul(batch, steps, "batch*steps") : steps;
   t.tile = std::min(tile, rows);
+  if (t.gather) {  // the column tile and the gathered input together stay within the bound
+    const int64_t gather_row_bytes = checked_mul(d.channels_per_group(), elem_size, "gather row");
+    t.tile =
+        std::clamp<int64_t>(kMaxWorkspacePerThread / (col_row_bytes + gather_row_bytes), 1, t.tile);
+  }
   if (t.items_in_rows) {
     t.tiles = (rows + t.tile - 1) / t.tile;
   } else {

@@ -123,9 +123,9 @@
  *   core's cache; element-wise activations run on each finished piece. Layers with very
  *   few channels per group -- in_channels/groups <= 8 and (in_channels/groups) *
  *   (filters/groups) <= 64: depthwise layers, 1-channel signals -- take a direct kernel
- *   instead, which gathers each output from its taps (the two paths agree to rounding). Forward
- * allocates a bounded workspace per call (convt_layer_workspace_size: at most about 1 MiB per
- * thread, whatever the length) and keeps nothing between calls, so it is reentrant.
+ *   instead, which gathers each output from its taps (the two paths agree to rounding).
+ *   Forward allocates a bounded workspace per call (convt_layer_workspace_size: at most 2 MiB
+ *   per thread, whatever the length) and keeps nothing between calls, so it is reentrant.
  *
  * Ownership
  *   The caller owns every buffer it passes; set_weights copies, and no pointer is kept
@@ -752,7 +752,8 @@ CONVT_API convt_status convt_layer_activity_regularization_f64(const convt_layer
 CONVT_API convt_status convt_layer_apply_constraints(convt_layer* layer) CONVT_NOEXCEPT;
 
 /** The bytes of workspace convt_layer_forward_* allocates for a call with these arguments:
- *  each thread's column tile (512 KiB at most per thread, whatever the length), the direct
+ *  each thread's column tile and gathered input (2 MiB at most per thread, whatever the
+ *  length), the direct
  *  kernel's accumulators and, for softmax-like activations, one row of scratch. Forward
  *  allocates it per call (so it stays reentrant) and frees it before returning.
  *  @param[out] bytes  receives the byte count; untouched on failure
