@@ -126,6 +126,10 @@
  *   instead, which gathers each output from its taps (the two paths agree to rounding).
  *   Forward allocates a bounded workspace per call (convt_layer_workspace_size: at most 2 MiB
  *   per thread, whatever the length) and keeps nothing between calls, so it is reentrant.
+ *   The GEMM is a private, statically linked OpenBLAS (0.3.21): it follows the process's
+ *   OPENBLAS_CORETYPE like any OpenBLAS; CONVT_OPENBLAS_CORETYPE (e.g. "SkylakeX") chooses its
+ *   kernels for libconvt alone; with neither set, AMD CPUs with AVX-512, which that release
+ *   maps to its AVX2 kernels, get its AVX-512 ones. Both are read once, when it loads.
  *
  * Ownership
  *   The caller owns every buffer it passes; set_weights copies, and no pointer is kept
