@@ -14,6 +14,7 @@
 #include "error.hpp"
 #include "forward.hpp"
 #include "gemm.hpp"
+#include "lengths.hpp"
 #include "packing.hpp"
 
 namespace convt::detail {
@@ -48,16 +49,11 @@ void check_buffer(const std::string& name, const void* buffer, int64_t length, i
 template <typename T>
 void check_gradients(const KernelDims& d, bool use_bias, int64_t input_len,
                      const Gradients<T>& grads) {
-  if (grads.layout != CONVT_LAYOUT_WOI && grads.layout != CONVT_LAYOUT_IOW) {
-    fail(CONVT_E_INVALID_ARGUMENT, "unknown kernel layout " + std::to_string(grads.layout) +
-                                       "; expected CONVT_LAYOUT_WOI (0) or CONVT_LAYOUT_IOW (1)");
-  }
+  check_layout(grads.layout);
   check_buffer("grad_input", grads.input, grads.input_len, input_len,
                "input_len = " + std::to_string(input_len) + " values");
   check_buffer("grad_kernel", grads.kernel, grads.kernel_len, d.elements(),
-               "kernel_size*filters*in_channels/groups = " + std::to_string(d.kernel_size) + "*" +
-                   std::to_string(d.filters) + "*" + std::to_string(d.channels_per_group()) +
-                   " = " + std::to_string(d.elements()) + " values");
+               kernel_length_text(d) + " values");
   if (!use_bias && (grads.bias != nullptr || grads.bias_len != 0)) {
     fail(CONVT_E_SHAPE, "grad_bias " +
                             (grads.bias != nullptr

@@ -12,6 +12,7 @@
 #include "error.hpp"
 #include "forward.hpp"
 #include "initializers.hpp"
+#include "lengths.hpp"
 #include "names.hpp"
 
 namespace convt::detail {
@@ -138,36 +139,13 @@ constexpr convt_dtype dtype_of() {
   return std::is_same<T, float>::value ? CONVT_DTYPE_FLOAT32 : CONVT_DTYPE_FLOAT64;
 }
 
-std::string product_text(const char* names, std::initializer_list<int64_t> factors,
-                         int64_t result) {
-  std::string s = std::string(names) + " = ";
-  bool first = true;
-  for (int64_t f : factors) {
-    s += (first ? "" : "*") + std::to_string(f);
-    first = false;
-  }
-  return s + " = " + std::to_string(result);
-}
-
-// "input has 95 values, expected batch*steps*in_channels = 2*4*12 = 96".
-[[noreturn]] void wrong_length(const char* buffer, int64_t given, const std::string& expected) {
-  fail(CONVT_E_SHAPE,
-       std::string(buffer) + " has " + std::to_string(given) + " values, expected " + expected);
-}
-
 // The caller's weight buffers against the kernel's dims: layout, kernel_len, and a bias of
 // `filters` values passed exactly when use_bias is 1. Shared by set_weights and get_weights.
 void check_weight_buffers(const KernelDims& d, convt_layout layout, int64_t kernel_len,
                           bool use_bias, const void* bias, int64_t bias_len) {
-  if (layout != CONVT_LAYOUT_WOI && layout != CONVT_LAYOUT_IOW) {
-    fail(CONVT_E_INVALID_ARGUMENT, "unknown kernel layout " + std::to_string(layout) +
-                                       "; expected CONVT_LAYOUT_WOI (0) or CONVT_LAYOUT_IOW (1)");
-  }
-  if (kernel_len != d.elements()) {
-    wrong_length("kernel", kernel_len,
-                 product_text("kernel_size*filters*in_channels/groups",
-                              {d.kernel_size, d.filters, d.in_channels / d.groups}, d.elements()));
-  }
+  check_layout(layout);
+  expect_length("kernel", kernel_len, "kernel_size*filters*in_channels/groups",
+                {d.kernel_size, d.filters, d.channels_per_group()});
   if (use_bias && (bias == nullptr || bias_len != d.filters)) {
     fail(CONVT_E_SHAPE,
          std::string("bias ") +
@@ -469,19 +447,8 @@ Prepared<T> Layer::prepare(int64_t input_len, int64_t batch, int64_t steps, int6
                            int64_t out_steps) const {
   Prepared<T> r = prepare_call<T>(batch, steps, out_steps);
   const int64_t C = r.view.dims.in_channels, F = r.view.dims.filters, L_out = r.plan.out_steps;
-  const int64_t in_expected =
-      checked_mul(checked_mul(batch, steps, "batch*steps"), C, "batch*steps*in_channels");
-  if (input_len != in_expected) {
-    wrong_length("input", input_len,
-                 product_text("batch*steps*in_channels", {batch, steps, C}, in_expected));
-  }
-  const int64_t out_needed =
-      checked_mul(checked_mul(batch, F, "batch*filters"), L_out, "batch*filters*out_steps");
-  if (output_len < out_needed) {
-    fail(CONVT_E_SHAPE, "output has room for " + std::to_string(output_len) +
-                            " values, expected at least " +
-                            product_text("batch*filters*out_steps", {batch, F, L_out}, out_needed));
-  }
+  expect_length("input", input_len, "batch*steps*in_channels", {batch, steps, C});
+  expect_room("output", output_len, "batch*filters*out_steps", {batch, F, L_out});
   return r;
 }
 
@@ -549,11 +516,7 @@ void Layer::backward(const T* input, int64_t input_len, int64_t batch, int64_t s
   // Forward's rules; grad_output is checked below for its exact length.
   const Prepared<T> r = prepare<T>(input_len, batch, steps, kMaxInt, out_steps);
   const int64_t F = r.view.dims.filters, L_out = r.plan.out_steps;
-  const int64_t out_len = batch * F * L_out;  // checked by prepare
-  if (grad_output_len != out_len) {
-    wrong_length("grad_output", grad_output_len,
-                 product_text("batch*filters*out_steps", {batch, F, L_out}, out_len));
-  }
+  expect_length("grad_output", grad_output_len, "batch*filters*out_steps", {batch, F, L_out});
   if (p(CONVT_PARAM_TRAINABLE) == 0 && (grads.kernel != nullptr || grads.bias != nullptr)) {
     fail(CONVT_E_STATE, std::string("trainable is 0: the layer's weights are frozen, so ") +
                             (grads.kernel != nullptr ? "grad_kernel" : "grad_bias") +
@@ -591,12 +554,7 @@ double Layer::activity_regularization(const T* output, int64_t output_len, int64
                             " and out_steps " + std::to_string(out_steps));
   }
   const int64_t F = p(CONVT_PARAM_FILTERS);
-  const int64_t expected =
-      checked_mul(checked_mul(batch, F, "batch*filters"), out_steps, "batch*filters*out_steps");
-  if (output_len != expected) {
-    wrong_length("output", output_len,
-                 product_text("batch*filters*out_steps", {batch, F, out_steps}, expected));
-  }
+  expect_length("output", output_len, "batch*filters*out_steps", {batch, F, out_steps});
   return penalty_value(penalty(CONVT_PARAM_ACTIVITY_REGULARIZER), output, output_len) /
          static_cast<double>(batch);
 }

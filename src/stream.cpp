@@ -11,6 +11,7 @@
 #include "col2im.hpp"
 #include "error.hpp"
 #include "gemm.hpp"
+#include "lengths.hpp"
 #include "names.hpp"
 
 namespace convt::detail {
@@ -182,15 +183,7 @@ int64_t Stream::length_after(int64_t consumed) const {
 }
 
 void Stream::check_room(int64_t output_len, int64_t out_steps) const {
-  const int64_t F = dims_.filters;
-  const int64_t needed =
-      checked_mul(checked_mul(batch_, F, "batch*filters"), out_steps, "batch*filters*out_steps");
-  if (output_len < needed) {
-    fail(CONVT_E_SHAPE, "output has room for " + std::to_string(output_len) +
-                            " values, expected at least batch*filters*out_steps = " +
-                            std::to_string(batch_) + "*" + std::to_string(F) + "*" +
-                            std::to_string(out_steps) + " = " + std::to_string(needed));
-  }
+  expect_room("output", output_len, "batch*filters*out_steps", {batch_, dims_.filters, out_steps});
 }
 
 template <typename T>
@@ -303,14 +296,7 @@ int64_t Stream::push(const T* input, int64_t input_len, int64_t steps, T* output
   const LayerView<T> v = current_view<T>();
   if (steps < 0) fail(CONVT_E_SHAPE, "steps must be >= 0, got " + std::to_string(steps));
   const int64_t C = dims_.in_channels, F = dims_.filters;
-  const int64_t expected =
-      checked_mul(checked_mul(batch_, steps, "batch*steps"), C, "batch*steps*in_channels");
-  if (input_len != expected) {
-    fail(CONVT_E_SHAPE,
-         "input has " + std::to_string(input_len) +
-             " values, expected batch*steps*in_channels = " + std::to_string(batch_) + "*" +
-             std::to_string(steps) + "*" + std::to_string(C) + " = " + std::to_string(expected));
-  }
+  expect_length("input", input_len, "batch*steps*in_channels", {batch_, steps, C});
   const int64_t consumed = checked_add(consumed_, steps, "input steps in all");
   const int64_t count = emitted_after(consumed) - emitted_;
   check_room(output_len, count);
