@@ -7,6 +7,7 @@
 
 #include "activation.hpp"
 #include "checked.hpp"
+#include "owned.hpp"
 
 namespace convt::detail {
 namespace {
@@ -119,14 +120,9 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
         for (int64_t e = 0; e < cnt; ++e) yp[e * S * ys] = a[e];
       }
     }
-    if (!last && !activation_along_axis(v.activation)) {
-      apply_activation(v.activation, v.alpha, y + o * yf + un.j0, 1, un.j1 - un.j0, nullptr);
-    }
   }
-  if (last && !activation_along_axis(v.activation) && v.activation != CONVT_ACTIVATION_LINEAR) {
-    for (int64_t j = un.j0; j < un.j1; ++j)
-      apply_activation(v.activation, v.alpha, y + j * F, 1, Fg, nullptr);
-  }
+  activate_owned(v.activation, v.alpha, output, last, F, L_out, un.group * Fg, Fg,
+                 un.item * L_out + un.j0, un.item * L_out + un.j1);
 }
 
 // Position-major, for NWC: one output step at a time across every group's channels, which are
@@ -181,9 +177,8 @@ void direct_by_position(const LayerView<T>& v, const OutputPlan& plan,
         }
       }
     }
-    if (!activation_along_axis(v.activation)) {
-      apply_activation(v.activation, v.alpha, yrow, 1, F, nullptr);
-    }
+    // The whole row is done: activate it while it is in cache.
+    activate_owned(v.activation, v.alpha, yrow, true, F, 1, 0, F, 0, 1);
   }
 }
 
@@ -227,7 +222,7 @@ void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, in
                 const T* input, T* output, int64_t threads) {
   const KernelDims& d = v.dims;
   const bool last = v.channels_last;
-  const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size, L_out = plan.out_steps;
+  const int64_t C = d.in_channels, K = d.kernel_size, L_out = plan.out_steps;
   const int64_t Fg = d.filters_per_group();
   const std::vector<Phase> phases = phases_of(v.geometry);
   const DirectPlan dp = plan_direct(d, last, v.geometry.strides, batch, L_out, threads);
@@ -237,8 +232,6 @@ void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, in
 
   // All allocation happens before the first write to `output`.
   std::vector<T> acc(static_cast<size_t>(used * kStepBlock));
-  std::vector<double> scratch(
-      static_cast<size_t>(activation_scratch_doubles(v.activation, last ? F : L_out)));
   std::vector<T> wt;
   std::vector<int64_t> phase_of;
   if (by_position) {
@@ -266,10 +259,6 @@ void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, in
       direct_by_time(v, plan, phases, steps, input, output, un,
                      acc.data() + omp_get_thread_num() * kStepBlock);
     }
-  }
-  if (activation_along_axis(v.activation)) {
-    apply_activation(v.activation, v.alpha, output, last ? batch * L_out : batch * F,
-                     last ? F : L_out, scratch.data());
   }
 }
 

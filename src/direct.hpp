@@ -19,7 +19,7 @@ inline constexpr int64_t kDirectMaxChannelProduct = 64;
 
 bool use_direct_path(const KernelDims& d) noexcept;
 
-// Same contract as run_forward, on up to `threads` threads.
+// Same contract as run_forward_gemm (forward.hpp), on up to `threads` threads.
 template <typename T>
 void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                 const T* input, T* output, int64_t threads);

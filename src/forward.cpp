@@ -14,6 +14,7 @@
 #include "direct.hpp"
 #include "error.hpp"
 #include "gemm.hpp"
+#include "owned.hpp"
 
 namespace convt::detail {
 namespace {
@@ -114,23 +115,6 @@ struct Unit {
   int64_t group, block, first_tile, end_tile, begin, end;  // owns positions [begin, end)
 };
 
-// Calls fn(run, count, filter) for every run of output values a unit owns in filters
-// [o0, o0 + width) over positions [begin, end): at one position, the contiguous filters
-// o0 .. o0+width-1 (NWC; filter = -1), or contiguous steps of one filter (NCW).
-template <typename T, typename Fn>
-void for_each_owned(T* y, bool channels_last, int64_t F, int64_t L_out, int64_t o0, int64_t width,
-                    int64_t begin, int64_t end, Fn fn) {
-  if (channels_last) {
-    for (int64_t pos = begin; pos < end; ++pos) fn(y + pos * F + o0, width, int64_t{-1});
-    return;
-  }
-  for (int64_t item = begin / L_out; item * L_out < end; ++item) {
-    const int64_t j0 = std::max(begin - item * L_out, int64_t{0});
-    const int64_t j1 = std::min(end - item * L_out, L_out);
-    for (int64_t o = o0; o < o0 + width; ++o) fn(y + (item * F + o) * L_out + j0, j1 - j0, o);
-  }
-}
-
 // Everything run_gemm_path decides before it allocates: shared with the workspace query.
 struct GemmPlan {
   Tiling tiling;
@@ -213,8 +197,6 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size;
   const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group(), L_out = plan.out_steps;
   const int64_t row_len = d.row_length();
-  const bool fuse_activation =
-      !activation_along_axis(v.activation) && v.activation != CONVT_ACTIVATION_LINEAR;
   const GemmPlan gp = plan_gemm(v, plan, batch, steps);
   const Tiling& tl = gp.tiling;
   const std::vector<Unit>& units = gp.units;
@@ -224,9 +206,6 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   // (Not zero-filled: the GEMM and the gather write every element before it is read.)
   const std::unique_ptr<T[]> cols(new T[static_cast<size_t>(tile_elems * threads)]);
   const std::unique_ptr<T[]> gathered(new T[static_cast<size_t>(gp.gather_elems * threads)]);
-  const int64_t act_len = last ? F : L_out;
-  std::vector<double> scratch(
-      static_cast<size_t>(activation_scratch_doubles(v.activation, act_len)));
 
   ColumnMap base;
   base.strides = v.geometry.strides;
@@ -303,16 +282,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
         col2im(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
       }
     }
-    if (fuse_activation) {
-      for_each_owned(output, last, F, L_out, o0, width, unit.begin, unit.end,
-                     [&](T* run, int64_t n, int64_t) {
-                       apply_activation(v.activation, v.alpha, run, 1, n, nullptr);
-                     });
-    }
-  }
-  if (!fuse_activation) {  // along the last axis: whole rows, once every block is done
-    apply_activation(v.activation, v.alpha, output, last ? batch * L_out : batch * F, act_len,
-                     scratch.data());
+    activate_owned(v.activation, v.alpha, output, last, F, L_out, o0, width, unit.begin, unit.end);
   }
 }
 
@@ -332,10 +302,19 @@ int64_t forward_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, i
 template <typename T>
 void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                  const T* input, T* output) {
+  const bool last = v.channels_last;
+  const int64_t rows = last ? batch * plan.out_steps : batch * v.dims.filters;
+  const int64_t row_len = last ? v.dims.filters : plan.out_steps;
+  // Allocated before either path writes: a failure leaves the output untouched.
+  std::vector<double> scratch(
+      static_cast<size_t>(activation_scratch_doubles(v.activation, row_len)));
   if (use_direct_path(v.dims)) {
     run_direct(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
   } else {
     run_forward_gemm(v, plan, batch, steps, input, output);
+  }
+  if (activation_along_axis(v.activation)) {  // along the last axis: whole rows, at the end
+    apply_activation(v.activation, v.alpha, output, rows, row_len, scratch.data());
   }
 }
 

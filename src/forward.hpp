@@ -21,7 +21,8 @@ template <typename T>
 int64_t thread_count(const LayerView<T>& v, int64_t batch, int64_t steps);
 
 // The two paths run_forward chooses between (direct.hpp states the rule); each computes the
-// same numbers to rounding, for any shape.
+// same numbers to rounding, for any shape, with element-wise activations fused. Softmax-like
+// activations (along the last axis) are left to run_forward, which applies them at the end.
 template <typename T>
 void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                       const T* input, T* output);
