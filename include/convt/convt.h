@@ -126,10 +126,12 @@
  *   instead, which gathers each output from its taps (the two paths agree to rounding).
  *   Forward allocates a bounded workspace per call (convt_layer_workspace_size: at most 2 MiB
  *   per thread, whatever the length) and keeps nothing between calls, so it is reentrant.
- *   The GEMM is a private, statically linked OpenBLAS (0.3.21): it follows the process's
- *   OPENBLAS_CORETYPE like any OpenBLAS; CONVT_OPENBLAS_CORETYPE (e.g. "SkylakeX") chooses its
- *   kernels for libconvt alone; with neither set, AMD CPUs with AVX-512, which that release
- *   maps to its AVX2 kernels, get its AVX-512 ones. Both are read once, when it loads.
+ *   The GEMM is a private, statically linked OpenBLAS (0.3.21). CONVT_OPENBLAS_CORETYPE
+ *   (e.g. "SkylakeX", "Haswell") chooses its kernels for libconvt alone. Without it, AMD CPUs
+ *   with AVX-512 -- which that release maps to its AVX2 kernels, at half the speed -- get its
+ *   AVX-512 ones even when the process sets OPENBLAS_CORETYPE (usually a pin to "Haswell"
+ *   for an OpenBLAS that does not know the CPU); other CPUs follow OPENBLAS_CORETYPE like any
+ *   OpenBLAS. Both are read once, when libconvt's OpenBLAS initialises.
  *
  * Ownership
  *   The caller owns every buffer it passes; set_weights copies, and no pointer is kept
