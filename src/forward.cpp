@@ -6,6 +6,7 @@
 #include <climits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "activation.hpp"
@@ -13,6 +14,7 @@
 #include "col2im.hpp"
 #include "direct.hpp"
 #include "error.hpp"
+#include "fused.hpp"
 #include "gemm.hpp"
 #include "owned.hpp"
 
@@ -30,6 +32,10 @@ constexpr int64_t kMaxWorkspacePerThread = int64_t{2048} * 1024;
 constexpr int64_t kMinTileRows = 384;
 // Filters below which an NWC block's column tile is laid out by tap (see run_forward_gemm).
 constexpr int64_t kNarrowBlock = 16;
+// The fused kernel's input tile (rows x C/G floats, copied once per tile and block) stays in
+// the core's L2 while every (tap, filter) panel of the block passes over it.
+constexpr int64_t kFusedTileBytes = int64_t{512} * 1024;
+constexpr int64_t kFusedMaxTileRows = 1020;
 
 // The forward pass's decomposition, from the shape alone (never from the thread count, so the
 // summation order of every output element -- and so every bit -- is the same for any threads):
@@ -46,18 +52,23 @@ struct Tiling {
   int64_t tiles = 0;
   bool items_in_rows = false;  // tiles run across items
   bool gather = false;         // NCW tiles are copied into a (C/G x rows) buffer
+  bool fused = false;          // fused.hpp's kernel instead of GEMM + col2im (NWC float32)
   int64_t max_block = 0;       // widest filter block
 };
 
-Tiling make_tiling(const KernelDims& d, bool channels_last, int64_t batch, int64_t steps,
-                   int64_t elem_size) {
+Tiling make_tiling(const KernelDims& d, bool channels_last, bool fused, int64_t batch,
+                   int64_t steps, int64_t elem_size) {
   Tiling t;
   t.rows_per_item = steps;
   t.max_block = d.block();
+  t.fused = fused;
   const int64_t col_row_bytes = checked_mul(d.kernel_size * t.max_block, elem_size, "column row");
+  const int64_t input_row_bytes = checked_mul(d.channels_per_group(), elem_size, "input row");
   const int64_t tile =
-      std::max<int64_t>({kColumnTileBytes / col_row_bytes,
-                         std::min(kMinTileRows, kMaxColumnTileBytes / col_row_bytes), 1});
+      fused ? std::clamp<int64_t>(kFusedTileBytes / input_row_bytes / kMicroRows * kMicroRows,
+                                  kMicroRows, kFusedMaxTileRows)
+            : std::max<int64_t>({kColumnTileBytes / col_row_bytes,
+                                 std::min(kMinTileRows, kMaxColumnTileBytes / col_row_bytes), 1});
   t.gather = !channels_last && batch > 1 && steps < tile;
   t.items_in_rows = channels_last || t.gather;
   const int64_t rows = t.items_in_rows ? checked_mul(batch, steps, "batch*steps") : steps;
@@ -120,7 +131,7 @@ struct GemmPlan {
   Tiling tiling;
   std::vector<Unit> units;
   int64_t threads = 1;
-  int64_t tile_elems = 0;    // one thread's column tile
+  int64_t tile_elems = 0;    // one thread's column tile (fused: its input tile and targets)
   int64_t gather_elems = 0;  // one thread's gathered input tile (NCW short signals)
 };
 
@@ -132,7 +143,7 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   const int64_t C = d.in_channels, G = d.groups, K = d.kernel_size;
   const int64_t Cg = d.channels_per_group(), L_out = plan.out_steps;
   const int64_t row_len = d.row_length(), blocks = d.block_count();
-  gp.tiling = make_tiling(d, last, batch, steps, sizeof(T));
+  gp.tiling = make_tiling(d, last, last && v.panels != nullptr, batch, steps, sizeof(T));
   const Tiling& tl = gp.tiling;
   const int64_t threads_wanted = thread_count(v, batch, steps);
   for (auto [value, what] : {std::pair{tl.tile, "GEMM rows"},
@@ -164,7 +175,8 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
       for (int64_t blk = 0; blk < blocks; ++blk) units.push_back({g, blk, first, b, begin, end});
   }
   gp.threads = std::min<int64_t>(threads_wanted, static_cast<int64_t>(units.size()));
-  gp.tile_elems = checked_mul(tl.tile, K * tl.max_block, "column tile");
+  gp.tile_elems = tl.fused ? fused_workspace_floats(d, tl.tile)
+                           : checked_mul(tl.tile, K * tl.max_block, "column tile");
   gp.gather_elems = tl.gather ? checked_mul(tl.tile, Cg, "gathered tile") : 0;
   checked_mul(gp.tile_elems + gp.gather_elems, gp.threads, "column tiles");
   return gp;
@@ -204,7 +216,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
 
   // All allocation happens before the first write to `output`.
   // (Not zero-filled: the GEMM and the gather write every element before it is read.)
-  const std::unique_ptr<T[]> cols(new T[static_cast<size_t>(tile_elems * threads)]);
+  AlignedVector<T> cols(static_cast<size_t>(tile_elems * threads));
   const std::unique_ptr<T[]> gathered(new T[static_cast<size_t>(gp.gather_elems * threads)]);
 
   ColumnMap base;
@@ -221,7 +233,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
     const Unit& unit = units[static_cast<size_t>(u)];
-    T* tile_cols = cols.get() + omp_get_thread_num() * tile_elems;
+    T* tile_cols = cols.data() + omp_get_thread_num() * tile_elems;
     const int64_t width = d.block_width(unit.block);
     const int64_t o0 = unit.group * Fg + unit.block * d.block();  // first filter of the block
     // Column tiles by row (tap, filter innermost) suit NWC's contiguous filters; tiles by tap
@@ -245,6 +257,13 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
     for (int64_t k = unit.first_tile; k < unit.end_tile; ++k) {
       int64_t r0 = 0, rows = 0;
       tile_rows(tl, batch, k, &r0, &rows);
+      if constexpr (std::is_same_v<T, float>) {
+        if (tl.fused) {
+          fused_tile(d, map, v.panels + panel_offset(d, unit.group, unit.block, 0, 0),
+                     input + unit.group * Cg, C, r0, rows, output + o0, tile_cols);
+          continue;
+        }
+      }
       // NWC: cols (rows x K*width) = x_tile (rows x Cg, x[r][g*Cg + c], ld C) * packed block
       // (Cg x K*width, ld K*Fg).
       if (last && !by_tap) {

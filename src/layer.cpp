@@ -348,10 +348,23 @@ const Layer::Weights<double>& Layer::weights<double>() const {
 }
 
 template <typename T>
+AlignedVector<T> Layer::panels_for(const KernelDims& d, const std::vector<T>& packed) {
+  AlignedVector<T> panels;
+  if constexpr (std::is_same_v<T, float>) {
+    if (fused_kernel_applies(d)) {
+      panels.resize(static_cast<size_t>(panel_elements(d)));
+      pack_panels(d, packed.data(), panels.data());
+    }
+  }
+  return panels;
+}
+
+template <typename T>
 void Layer::install(const KernelDims& d, convt_layout layout, const T* kernel, const T* bias) {
   Weights<T> w;  // built aside, so that an allocation failure leaves the layer as it was
   w.packed.resize(static_cast<size_t>(d.elements()));
   pack_kernel(d, layout, kernel, w.packed.data());
+  w.panels = panels_for(d, w.packed);
   if (bias != nullptr) w.bias.assign(bias, bias + d.filters);
   weights<T>() = std::move(w);
   ints_[CONVT_PARAM_IN_CHANNELS] = d.in_channels;
@@ -463,6 +476,7 @@ LayerView<T> Layer::view() const {
   v.num_threads = p(CONVT_PARAM_NUM_THREADS);
   const Weights<T>& w = weights<T>();
   v.packed = w.packed.data();
+  v.panels = w.panels.empty() ? nullptr : w.panels.data();
   v.bias = w.bias.empty() ? nullptr : w.bias.data();
   return v;
 }
@@ -579,8 +593,12 @@ void Layer::apply_constraints() {
       apply_constraint(kernel, {d.kernel_size, d.filters, d.channels_per_group()}, woi.data());
       pack_kernel(d, CONVT_LAYOUT_WOI, woi.data(), packed.data());
     }
+    auto panels = on_kernel ? panels_for(d, packed) : decltype(w.panels)();
     if (!b.empty()) apply_constraint(bias, {d.filters, 1, 1}, b.data());
-    if (on_kernel) w.packed.swap(packed);
+    if (on_kernel) {
+      w.packed.swap(packed);
+      w.panels.swap(panels);
+    }
     w.bias.swap(b);
   };
   if (p(CONVT_PARAM_DTYPE) == CONVT_DTYPE_FLOAT64) {

@@ -9,6 +9,7 @@
 
 #include "backward.hpp"
 #include "convt/convt.h"
+#include "fused.hpp"
 #include "geometry.hpp"
 #include "packing.hpp"
 #include "regularizers.hpp"
@@ -84,7 +85,9 @@ class Layer {
   template <typename T>
   struct Weights {
     std::vector<T> packed;  // see packing.hpp
-    std::vector<T> bias;    // empty when use_bias is 0
+    // The same weights in the fused kernel's panel order (fused.hpp), when it applies.
+    AlignedVector<T> panels;
+    std::vector<T> bias;  // empty when use_bias is 0
   };
 
   int64_t p(convt_param param) const { return ints_[param]; }
@@ -99,6 +102,9 @@ class Layer {
   Weights<T>& weights();
   template <typename T>
   const Weights<T>& weights() const;
+  // The panels for `packed` (empty when the fused kernel does not apply).
+  template <typename T>
+  static AlignedVector<T> panels_for(const KernelDims& d, const std::vector<T>& packed);
   template <typename T>
   void install(const KernelDims& d, convt_layout layout, const T* kernel, const T* bias);
   // The regularizer or constraint that the enum parameter `owner` and its doubles describe.

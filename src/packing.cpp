@@ -39,7 +39,9 @@ int64_t choose_filter_block(int64_t kernel_size, int64_t filters_per_group) noex
       std::max<int64_t>(filters_per_group / target + (filters_per_group % target != 0), 2);
   const int64_t even =  // balanced widths
       filters_per_group / blocks + (filters_per_group % blocks != 0);
-  return std::min(filters_per_group, (even + 7) / 8 * 8);
+  // Multiples of 32 filters from 64 on: whole panels for the fused kernel (fused.hpp).
+  const int64_t multiple = filters_per_group >= 64 ? 32 : 8;
+  return std::min(filters_per_group, (even + multiple - 1) / multiple * multiple);
 }
 
 template <typename T>

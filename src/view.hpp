@@ -19,6 +19,7 @@ struct LayerView {
   double alpha = 0;
   int64_t num_threads = 0;    // 0 = all cores
   const T* packed = nullptr;  // packing.hpp's layout
+  const T* panels = nullptr;  // fused.hpp's layout, or nullptr: the fused kernel is not used
   const T* bias = nullptr;    // filters values, or nullptr without bias
 };
 

@@ -12,6 +12,7 @@
 #include "convt/convt.h"
 #include "direct.hpp"
 #include "forward.hpp"
+#include "fused.hpp"
 #include "layer.hpp"
 #include "reference.hpp"
 
@@ -38,6 +39,11 @@ const std::vector<Case>& cases() {
       {2, 8, 8, 1, 3, 2, 3, 500, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_LOG_SOFTMAX},
       {5, 64, 256, 1, 9, 4, 1, 6, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_RELU},
       {1, 4, 2, 1, 3, 70000, 1, 2, CONVT_PADDING_VALID, 0, 0, CONVT_ACTIVATION_SIGMOID},
+      // The fused kernel's edges: depth in two slices, a last chunk of 8 filters, one tile
+      // across three items; two groups with a 16-filter chunk; several blocks and tiles.
+      {3, 600, 40, 1, 7, 3, 2, 150, CONVT_PADDING_EXPLICIT, 5, 2, CONVT_ACTIVATION_RELU},
+      {2, 520, 96, 2, 3, 1, 1, 300, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_LINEAR},
+      {1, 100, 200, 1, 4, 2, 1, 2100, CONVT_PADDING_EXPLICIT, 1, 1, CONVT_ACTIVATION_GELU},
   };
   return c;
 }
@@ -153,13 +159,21 @@ TEST_CASE("forward is bitwise identical for every NUM_THREADS on the GEMM and di
   }
 }
 
-TEST_CASE("the GEMM path and the direct kernel both match the float64 reference on any shape",
-          "[forward][direct]") {
+TEST_CASE(
+    "the GEMM path with and without the fused kernel and the direct kernel all match the float64 "
+    "reference on any shape",
+    "[forward][direct]") {
   for (Case c : cases()) {
     c.activation = CONVT_ACTIVATION_LINEAR;  // the paths themselves; activations are tested apart
     for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
       check_path_against_reference<float>(
           c, format, [](auto&&... a) { convt::detail::run_forward_gemm(a...); });
+      // Without panels, float32 channels_last takes OpenBLAS + col2im, as on CPUs without
+      // AVX-512 (with them, the line above ran the fused kernel where its rule applies).
+      check_path_against_reference<float>(c, format, [](auto v, auto&&... a) {
+        v.panels = nullptr;
+        convt::detail::run_forward_gemm(v, a...);
+      });
       check_path_against_reference<double>(
           c, format, [](auto&&... a) { convt::detail::run_forward_gemm(a...); });
       check_path_against_reference<float>(
@@ -187,4 +201,28 @@ TEST_CASE(
   CHECK_FALSE(direct(9, 1, 1));
   CHECK_FALSE(direct(4, 17, 1));
   CHECK_FALSE(direct(16, 32, 1));
+}
+
+TEST_CASE(
+    "the fused kernel is chosen exactly for float32 GEMM-path layers with at least 16 filters "
+    "per group on CPUs with AVX-512F",
+    "[forward][fused]") {
+  using convt::detail::Layer;
+  const auto panels = [](int64_t C, int64_t F, int64_t G, int32_t dtype) {
+    Layer layer(F, 3);
+    layer.set_int(CONVT_PARAM_GROUPS, G);
+    layer.set_int(CONVT_PARAM_DTYPE, dtype);
+    layer.init_weights(C, 1);
+    return dtype == CONVT_DTYPE_FLOAT32 ? layer.view<float>().panels != nullptr
+                                        : layer.view<double>().panels != nullptr;
+  };
+  const bool avx512 = convt::detail::fused_kernel_available();
+  INFO("AVX-512F: " << avx512);
+  CHECK(panels(64, 32, 1, CONVT_DTYPE_FLOAT32) == avx512);
+  CHECK(panels(48, 16, 1, CONVT_DTYPE_FLOAT32) == avx512);
+  CHECK(panels(64, 64, 2, CONVT_DTYPE_FLOAT32) == avx512);  // 32 filters per group
+  CHECK_FALSE(panels(64, 15, 1, CONVT_DTYPE_FLOAT32));      // narrow: OpenBLAS
+  CHECK_FALSE(panels(64, 32, 4, CONVT_DTYPE_FLOAT32));      // 8 filters per group
+  CHECK_FALSE(panels(2, 32, 1, CONVT_DTYPE_FLOAT32));       // the direct kernel's
+  CHECK_FALSE(panels(64, 32, 1, CONVT_DTYPE_FLOAT64));
 }

@@ -1,0 +1,225 @@
+#include "fused.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "checked.hpp"
+#include "direct.hpp"
+
+// Only the functions marked so use AVX-512; they run only after fused_kernel_available().
+#define CONVT_TARGET_AVX512 __attribute__((target("avx512f")))
+
+namespace convt::detail {
+namespace {
+
+constexpr int kRows = static_cast<int>(kMicroRows);
+// Narrower groups keep OpenBLAS (see fused_kernel_applies).
+constexpr int64_t kMinFilters = 16;
+// Channels per pass over a panel: a 256 x 32 slice (32 KiB) stays in L1 across the tile's
+// register blocks; deeper groups add their partial sums into the output once per slice.
+constexpr int64_t kDepthSlice = 512;
+
+// For one register block: acc = a (depth x 12, a[c][r] at a + c*lda + r) * b (depth x 32 panel
+// slice), then out[r][0 .. 32) += acc[r] under the filter masks, for the rows whose target
+// exists (out[r] non-null). NV = 1 when the chunk has at most 16 filters.
+template <int NV>
+CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const float* b, int64_t depth,
+                                        float* const* out, __mmask16 m0, __mmask16 m1) noexcept {
+  __m512 acc0[kRows], acc1[kRows];
+#pragma GCC unroll 12
+  for (int r = 0; r < kRows; ++r) {
+    acc0[r] = _mm512_setzero_ps();
+    acc1[r] = _mm512_setzero_ps();
+  }
+#pragma GCC unroll 2
+  for (int64_t c = 0; c < depth; ++c) {
+    const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
+    const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
+#pragma GCC unroll 12
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 av = _mm512_set1_ps(a[c * lda + r]);
+      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+      if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < kRows; ++r) {
+    float* y = out[r];
+    if (y == nullptr) continue;
+    _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc0[r]));
+    if constexpr (NV == 2) {
+      _mm512_mask_storeu_ps(y + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc1[r]));
+    }
+  }
+}
+
+__mmask16 mask_of(int64_t n) noexcept {
+  return n >= 16
+             ? static_cast<__mmask16>(0xFFFF)
+             : static_cast<__mmask16>((1u << static_cast<unsigned>(std::max<int64_t>(n, 0))) - 1u);
+}
+
+int64_t micro_panels(int64_t rows) noexcept { return (rows + kMicroRows - 1) / kMicroRows; }
+
+// Leading dimension of the transposed input tile: every register block's rows, rounded up to
+// whole 16 x 16 transposes, and an odd number of cache lines, so that a register block's
+// channels (one line each) spread over all L1 sets instead of aliasing 4 KiB apart.
+int64_t transposed_rows(int64_t rows) noexcept {
+  const int64_t lines = (micro_panels(rows) * kMicroRows + 15) / 16;
+  return (lines | 1) * 16;
+}
+
+// GCC 12's unmasked AVX-512 intrinsics pass an undefined vector it then warns about.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// a[c][row] = x[row][c] for row < rows and c < depth (ld lda), rows up to lda zero: the input
+// tile channel-major, so that a register block's 12 rows of one channel are contiguous. In
+// 16 x 16 blocks, transposed in registers.
+CONVT_TARGET_AVX512 void transpose_tile(const float* x, int64_t ldx, int64_t rows, int64_t depth,
+                                        float* a, int64_t lda) noexcept {
+  for (int64_t r0 = 0; r0 < lda; r0 += 16) {
+    for (int64_t c0 = 0; c0 < depth; c0 += 16) {
+      const __mmask16 cm = mask_of(depth - c0);
+      __m512 v[16], t[16];
+      for (int r = 0; r < 16; ++r) {
+        v[r] = r0 + r < rows ? _mm512_maskz_loadu_ps(cm, x + (r0 + r) * ldx + c0)
+                             : _mm512_setzero_ps();
+      }
+      for (int k = 0; k < 8; ++k) {  // pairs of rows, element by element within 128-bit lanes
+        t[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+      }
+      for (int k = 0; k < 4; ++k) {  // v[4k + e], lane l: element 4l + e of rows 4k .. 4k+3
+        v[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+        v[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+        v[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+        v[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+      }
+      for (int e = 0; e < 4; ++e) {  // gather lane l of the four row groups: channel 4l + e
+        const __m512 lo02 = _mm512_shuffle_f32x4(v[e], v[4 + e], 0x88);
+        const __m512 lo13 = _mm512_shuffle_f32x4(v[e], v[4 + e], 0xDD);
+        const __m512 hi02 = _mm512_shuffle_f32x4(v[8 + e], v[12 + e], 0x88);
+        const __m512 hi13 = _mm512_shuffle_f32x4(v[8 + e], v[12 + e], 0xDD);
+        const __m512 out[4] = {
+            _mm512_shuffle_f32x4(lo02, hi02, 0x88), _mm512_shuffle_f32x4(lo13, hi13, 0x88),
+            _mm512_shuffle_f32x4(lo02, hi02, 0xDD), _mm512_shuffle_f32x4(lo13, hi13, 0xDD)};
+        for (int l = 0; l < 4; ++l) {
+          const int64_t c = c0 + 4 * l + e;
+          if (c < depth) _mm512_storeu_ps(a + c * lda + r0, out[l]);
+        }
+      }
+    }
+  }
+}
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+bool fused_kernel_available() noexcept {
+  static const bool available = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return available;
+}
+
+bool fused_kernel_applies(const KernelDims& d) noexcept {
+  return fused_kernel_available() && !use_direct_path(d) && d.filters_per_group() >= kMinFilters;
+}
+
+int64_t panel_chunks(const KernelDims& d) noexcept {
+  return (d.block() + kPanelWidth - 1) / kPanelWidth;
+}
+
+int64_t panel_elements(const KernelDims& d) {
+  int64_t n = checked_mul(d.groups, d.block_count(), "weight panels");
+  n = checked_mul(n, d.kernel_size, "weight panels");
+  n = checked_mul(n, panel_chunks(d), "weight panels");
+  n = checked_mul(n, d.channels_per_group(), "weight panels");
+  return checked_mul(n, kPanelWidth, "weight panels");
+}
+
+int64_t panel_offset(const KernelDims& d, int64_t group, int64_t block, int64_t tap,
+                     int64_t chunk) noexcept {
+  return (((group * d.block_count() + block) * d.kernel_size + tap) * panel_chunks(d) + chunk) *
+         d.channels_per_group() * kPanelWidth;
+}
+
+void pack_panels(const KernelDims& d, const float* packed, float* panels) noexcept {
+  const int64_t Cg = d.channels_per_group(), row_len = d.row_length();
+  for (int64_t g = 0; g < d.groups; ++g) {
+    for (int64_t b = 0; b < d.block_count(); ++b) {
+      const int64_t width = d.block_width(b);
+      for (int64_t t = 0; t < d.kernel_size; ++t) {
+        for (int64_t h = 0; h < panel_chunks(d); ++h) {
+          float* panel = panels + panel_offset(d, g, b, t, h);
+          for (int64_t c = 0; c < Cg; ++c) {
+            const float* src =
+                packed + g * d.group_elements() + c * row_len + d.block_column(b) + t * width;
+            for (int64_t f = 0; f < kPanelWidth; ++f) {
+              const int64_t o = h * kPanelWidth + f;
+              panel[c * kPanelWidth + f] = o < width ? src[o] : 0.0f;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+int64_t fused_workspace_floats(const KernelDims& d, int64_t tile_rows) {
+  const int64_t a = checked_mul(transposed_rows(tile_rows), d.channels_per_group(), "input tile");
+  return checked_add(a, checked_mul(tile_rows, 6, "output targets"), "fused workspace");
+}
+
+void fused_tile(const KernelDims& d, const ColumnMap& m, const float* block_panels, const float* x,
+                int64_t ldx, int64_t r0, int64_t rows, float* y, float* work) noexcept {
+  const int64_t Cg = d.channels_per_group(), width = m.filters, F = m.step_stride;
+  const int64_t panels_m = micro_panels(rows), chunks = panel_chunks(d);
+  const int64_t lda = transposed_rows(rows);
+  float* a = work;  // a[c'][row], rows past the tile zero
+  transpose_tile(x + r0 * ldx, ldx, rows, Cg, a, lda);
+  // Each row's first target (tap 0), as a flattened position item*L_out + j, and the range of
+  // positions it may write: its own item's output, within the unit's window.
+  auto* base = reinterpret_cast<int64_t*>(a + lda * Cg);
+  int64_t* lo = base + rows;
+  int64_t* hi = lo + rows;
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t item = (r0 + row) / m.steps, i = (r0 + row) % m.steps;
+    base[row] = item * m.out_steps + i * m.strides - m.crop_begin;
+    lo[row] = std::max(item * m.out_steps, m.window_begin);
+    hi[row] = std::min(item * m.out_steps + m.out_steps, m.window_end);
+  }
+  for (int64_t t = 0; t < m.kernel_size; ++t) {
+    for (int64_t h = 0; h < chunks; ++h) {
+      const int64_t filters = std::min(kPanelWidth, width - h * kPanelWidth);
+      if (filters <= 0) break;
+      const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
+      const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
+      for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
+        const int64_t depth = std::min(kDepthSlice, Cg - c0);
+        for (int64_t p = 0; p < panels_m; ++p) {
+          float* out[kRows];
+          bool any = false;
+          for (int r = 0; r < kRows; ++r) {
+            const int64_t row = p * kMicroRows + r;
+            const int64_t j = row < rows ? base[row] + t * m.dilation : -1;
+            const bool hit = row < rows && j >= lo[row] && j < hi[row];
+            out[r] = hit ? y + j * F + h * kPanelWidth : nullptr;
+            any = any || hit;
+          }
+          if (!any) continue;
+          const float* ap = a + c0 * lda + p * kMicroRows;
+          if (filters > 16) {
+            register_block<2>(ap, lda, panel + c0 * kPanelWidth, depth, out, m0, m1);
+          } else {
+            register_block<1>(ap, lda, panel + c0 * kPanelWidth, depth, out, m0, m1);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace convt::detail

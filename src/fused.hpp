@@ -1,0 +1,85 @@
+// The fused GEMM + col2im kernel, for channels_last float32 on CPUs with AVX-512F: a register
+// block of 12 input rows x 32 (tap, filter) columns is computed over the group's channels and
+// added straight into the output from registers -- no column buffer, no col2im pass, and no
+// per-call repacking of the weights, which the layer keeps in this kernel's panel order.
+//
+// Panels: for group g, filter block b (packing.hpp), tap t and chunk h of 32 filters within
+// the block, a (C/G) x 32 row-major matrix, zero beyond the block's width:
+//   panel[c'][f] = packed[g][c'][column(t, b*Fb + h*32 + f)].
+// The input tile is copied once per (tile, block) into 12-row micro-panels (a[m][c'][r]).
+#pragma once
+
+#include <cstdint>
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "col2im.hpp"
+#include "packing.hpp"
+
+namespace convt::detail {
+
+inline constexpr int64_t kPanelWidth = 32;  // filters per weight panel: two AVX-512 vectors
+inline constexpr int64_t kMicroRows = 12;   // input rows per register block
+
+// Allocator for 64-byte aligned buffers: AVX-512 loads of a panel never split a cache line.
+// Elements are default-initialized (left unset for float and double): every user writes its
+// buffer before reading it, and a workspace of megabytes is not zeroed per call.
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <typename U>
+  explicit AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, size_t) noexcept { ::operator delete (p, std::align_val_t{64}); }
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const noexcept {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const AlignedAllocator<U>&) const noexcept {
+    return false;
+  }
+};
+template <typename T>
+using AlignedVector = std::vector<T, AlignedAllocator<T>>;
+
+// The rule: the fused kernel runs for float32 channels_last layers on the GEMM path (not the
+// direct kernel's) with at least 16 filters per group, when the CPU has AVX-512F. Narrower
+// groups would leave most of a 32-filter panel empty; they keep OpenBLAS.
+bool fused_kernel_available() noexcept;
+bool fused_kernel_applies(const KernelDims& d) noexcept;
+
+// Chunks of kPanelWidth filters per block, and the panel of (group, block, tap, chunk).
+int64_t panel_chunks(const KernelDims& d) noexcept;
+int64_t panel_elements(const KernelDims& d);  // all panels; CONVT_E_SHAPE on overflow
+int64_t panel_offset(const KernelDims& d, int64_t group, int64_t block, int64_t tap,
+                     int64_t chunk) noexcept;
+
+// panels = packed in panel order (see above).
+void pack_panels(const KernelDims& d, const float* packed, float* panels) noexcept;
+
+// Floats of one thread's workspace for tiles of up to `tile_rows` rows: the input tile's
+// micro-panels and three int64 per row of output targets.
+int64_t fused_workspace_floats(const KernelDims& d, int64_t tile_rows);
+
+// y[target(i, t)][o] += sum over c' of x[i][c'] * W[c'][t][o] for the `rows` global input rows
+// from r0, every tap t and the block's filters, with col2im's targets and window (m.filters =
+// the block's width; m.step_stride = F, y points at the block's first filter). x points at the
+// group's first channel of global row 0, with leading dimension ldx; `work` holds
+// fused_workspace_floats(d, rows) floats.
+void fused_tile(const KernelDims& d, const ColumnMap& m, const float* block_panels, const float* x,
+                int64_t ldx, int64_t r0, int64_t rows, float* y, float* work) noexcept;
+
+}  // namespace convt::detail
