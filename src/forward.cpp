@@ -123,7 +123,8 @@ int64_t tile_end(const Tiling& t, const OutputPlan& plan, const Geometry& g, int
 }
 
 struct Unit {
-  int64_t group, block, first_tile, end_tile, begin, end;  // owns positions [begin, end)
+  int64_t group, block, block_end;           // filter blocks [block, block_end) of the group
+  int64_t first_tile, end_tile, begin, end;  // owns positions [begin, end)
 };
 
 // Everything run_gemm_path decides before it allocates: shared with the workspace query.
@@ -154,8 +155,13 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
     check_gemm_dim(value, what);
   }
 
-  // Units: every (group, block), cut into segments of tiles when the threads need more.
-  const int64_t per_segment_units = G * blocks;
+  // Units: every (group, block), cut into segments of tiles when the threads need more. The
+  // fused kernel gives each filter the same sums whichever blocks share a unit (its panels never
+  // straddle blocks), so its units span as many blocks as the threads leave: one transposed
+  // input tile then serves them all. GEMM + col2im units hold one block (the GEMM's width).
+  const int64_t units_per_group = std::max<int64_t>((threads_wanted + G - 1) / G, 1);
+  const int64_t span = tl.fused ? std::max<int64_t>(blocks / units_per_group, 1) : 1;
+  const int64_t per_segment_units = G * ((blocks + span - 1) / span);
   // Blocks need no look-back, so they come first; segments only when there are fewer
   // (group, block) units than threads, each segment boundary costing one recomputed tile.
   const int64_t segments =
@@ -171,8 +177,11 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
         b == tl.tiles ? batch * L_out : tile_start(tl, plan, v.geometry.strides, batch, b);
     int64_t first = a;  // look back over earlier tiles whose taps reach into [begin, end)
     while (first > 0 && tile_end(tl, plan, v.geometry, batch, first - 1) > begin) --first;
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t blk = 0; blk < blocks; ++blk) units.push_back({g, blk, first, b, begin, end});
+    for (int64_t g = 0; g < G; ++g) {
+      for (int64_t blk = 0; blk < blocks; blk += span) {
+        units.push_back({g, blk, std::min(blk + span, blocks), first, b, begin, end});
+      }
+    }
   }
   gp.threads = std::min<int64_t>(threads_wanted, static_cast<int64_t>(units.size()));
   gp.tile_elems = tl.fused ? fused_workspace_floats(d, tl.tile)
@@ -234,8 +243,8 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
     const Unit& unit = units[static_cast<size_t>(u)];
     T* tile_cols = cols.data() + omp_get_thread_num() * tile_elems;
-    const int64_t width = d.block_width(unit.block);
-    const int64_t o0 = unit.group * Fg + unit.block * d.block();  // first filter of the block
+    const int64_t o0 = unit.group * Fg + unit.block * d.block();  // the unit's first filter
+    const int64_t width = std::min(unit.block_end * d.block(), Fg) - unit.block * d.block();
     // Column tiles by row (tap, filter innermost) suit NWC's contiguous filters; tiles by tap
     // (time innermost) suit NCW, and NWC blocks too narrow to fill a vector.
     const bool by_tap = !last || width < kNarrowBlock;
@@ -259,8 +268,8 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
       tile_rows(tl, batch, k, &r0, &rows);
       if constexpr (std::is_same_v<T, float>) {
         if (tl.fused) {
-          fused_tile(d, map, v.panels + panel_offset(d, unit.group, unit.block, 0, 0),
-                     input + unit.group * Cg, C, r0, rows, output + o0, tile_cols);
+          fused_tile(d, map, v.panels, unit.group, unit.block, unit.block_end,
+                     input + unit.group * Cg, C, r0, rows, output + unit.group * Fg, tile_cols);
           continue;
         }
       }

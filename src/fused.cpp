@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "checked.hpp"
 #include "direct.hpp"
@@ -21,11 +22,12 @@ constexpr int64_t kMinFilters = 16;
 constexpr int64_t kDepthSlice = 512;
 
 // For one register block: acc = a (depth x 12, a[c][r] at a + c*lda + r) * b (depth x 32 panel
-// slice), then out[r][0 .. 32) += acc[r] under the filter masks, for the rows whose target
-// exists (out[r] non-null). NV = 1 when the chunk has at most 16 filters.
-template <int NV>
+// slice), then row r's target [0 .. 32) += acc[r] under the filter masks. The targets are
+// y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters.
+template <int NV, bool kLinear>
 CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const float* b, int64_t depth,
-                                        float* const* out, __mmask16 m0, __mmask16 m1) noexcept {
+                                        float* y0, int64_t step, float* const* out, __mmask16 m0,
+                                        __mmask16 m1) noexcept {
   __m512 acc0[kRows], acc1[kRows];
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r) {
@@ -45,8 +47,8 @@ CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const float
   }
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r) {
-    float* y = out[r];
-    if (y == nullptr) continue;
+    float* y = kLinear ? y0 + r * step : out[r];
+    if (!kLinear && y == nullptr) continue;
     _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc0[r]));
     if constexpr (NV == 2) {
       _mm512_mask_storeu_ps(y + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc1[r]));
@@ -173,9 +175,10 @@ int64_t fused_workspace_floats(const KernelDims& d, int64_t tile_rows) {
   return checked_add(a, checked_mul(tile_rows, 6, "output targets"), "fused workspace");
 }
 
-void fused_tile(const KernelDims& d, const ColumnMap& m, const float* block_panels, const float* x,
-                int64_t ldx, int64_t r0, int64_t rows, float* y, float* work) noexcept {
-  const int64_t Cg = d.channels_per_group(), width = m.filters, F = m.step_stride;
+void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, int64_t group,
+                int64_t first_block, int64_t end_block, const float* x, int64_t ldx, int64_t r0,
+                int64_t rows, float* y, float* work) noexcept {
+  const int64_t Cg = d.channels_per_group(), F = m.step_stride, S = m.strides;
   const int64_t panels_m = micro_panels(rows), chunks = panel_chunks(d);
   const int64_t lda = transposed_rows(rows);
   float* a = work;  // a[c'][row], rows past the tile zero
@@ -191,30 +194,55 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* block_pane
     lo[row] = std::max(item * m.out_steps, m.window_begin);
     hi[row] = std::min(item * m.out_steps + m.out_steps, m.window_end);
   }
-  for (int64_t t = 0; t < m.kernel_size; ++t) {
-    for (int64_t h = 0; h < chunks; ++h) {
-      const int64_t filters = std::min(kPanelWidth, width - h * kPanelWidth);
-      if (filters <= 0) break;
-      const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
-      const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
-      for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
-        const int64_t depth = std::min(kDepthSlice, Cg - c0);
-        for (int64_t p = 0; p < panels_m; ++p) {
-          float* out[kRows];
-          bool any = false;
-          for (int r = 0; r < kRows; ++r) {
-            const int64_t row = p * kMicroRows + r;
-            const int64_t j = row < rows ? base[row] + t * m.dilation : -1;
-            const bool hit = row < rows && j >= lo[row] && j < hi[row];
-            out[r] = hit ? y + j * F + h * kPanelWidth : nullptr;
-            any = any || hit;
-          }
-          if (!any) continue;
-          const float* ap = a + c0 * lda + p * kMicroRows;
-          if (filters > 16) {
-            register_block<2>(ap, lda, panel + c0 * kPanelWidth, depth, out, m0, m1);
-          } else {
-            register_block<1>(ap, lda, panel + c0 * kPanelWidth, depth, out, m0, m1);
+  const int64_t last_offset = (kMicroRows - 1) * S;
+  for (int64_t blk = first_block; blk < end_block; ++blk) {
+    const int64_t width = d.block_width(blk);
+    const float* block_panels = panels + panel_offset(d, group, blk, 0, 0);
+    float* yb = y + blk * d.block();
+    for (int64_t t = 0; t < m.kernel_size; ++t) {
+      for (int64_t h = 0; h * kPanelWidth < width; ++h) {
+        const int64_t filters = std::min(kPanelWidth, width - h * kPanelWidth);
+        const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
+        const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
+        const auto run = [&](auto nv, auto linear, const float* ap, const float* b, int64_t depth,
+                             float* y0, float* const* out) {
+          register_block<decltype(nv)::value, decltype(linear)::value>(ap, lda, b, depth, y0, S * F,
+                                                                       out, m0, m1);
+        };
+        for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
+          const int64_t depth = std::min(kDepthSlice, Cg - c0);
+          const float* b = panel + c0 * kPanelWidth;
+          for (int64_t p = 0; p < panels_m; ++p) {
+            const float* ap = a + c0 * lda + p * kMicroRows;
+            const int64_t first = p * kMicroRows, last = std::min(first + kMicroRows, rows) - 1;
+            const int64_t j0 = base[first] + t * m.dilation;
+            // The common case: 12 rows of one item whose targets, S apart, are all owned.
+            if (last - first == kMicroRows - 1 && base[last] - base[first] == last_offset &&
+                lo[first] == lo[last] && hi[first] == hi[last] && j0 >= lo[first] &&
+                j0 + last_offset < hi[first]) {
+              float* y0 = yb + j0 * F + h * kPanelWidth;
+              if (filters > 16) {
+                run(std::integral_constant<int, 2>(), std::true_type(), ap, b, depth, y0, nullptr);
+              } else {
+                run(std::integral_constant<int, 1>(), std::true_type(), ap, b, depth, y0, nullptr);
+              }
+              continue;
+            }
+            float* out[kRows];
+            bool any = false;
+            for (int r = 0; r < kRows; ++r) {
+              const int64_t row = first + r;
+              const int64_t j = row <= last ? base[row] + t * m.dilation : -1;
+              const bool hit = row <= last && j >= lo[row] && j < hi[row];
+              out[r] = hit ? yb + j * F + h * kPanelWidth : nullptr;
+              any = any || hit;
+            }
+            if (!any) continue;
+            if (filters > 16) {
+              run(std::integral_constant<int, 2>(), std::false_type(), ap, b, depth, nullptr, out);
+            } else {
+              run(std::integral_constant<int, 1>(), std::false_type(), ap, b, depth, nullptr, out);
+            }
           }
         }
       }

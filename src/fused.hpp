@@ -75,11 +75,12 @@ void pack_panels(const KernelDims& d, const float* packed, float* panels) noexce
 int64_t fused_workspace_floats(const KernelDims& d, int64_t tile_rows);
 
 // y[target(i, t)][o] += sum over c' of x[i][c'] * W[c'][t][o] for the `rows` global input rows
-// from r0, every tap t and the block's filters, with col2im's targets and window (m.filters =
-// the block's width; m.step_stride = F, y points at the block's first filter). x points at the
-// group's first channel of global row 0, with leading dimension ldx; `work` holds
-// fused_workspace_floats(d, rows) floats.
-void fused_tile(const KernelDims& d, const ColumnMap& m, const float* block_panels, const float* x,
-                int64_t ldx, int64_t r0, int64_t rows, float* y, float* work) noexcept;
+// from r0, every tap t and the filters of blocks [first_block, end_block) of `group`, with
+// col2im's targets and window (m.step_stride = F; y points at the group's first filter, x at
+// its first channel of global row 0, with leading dimension ldx). `panels` are the layer's;
+// `work` holds fused_workspace_floats(d, rows) floats.
+void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, int64_t group,
+                int64_t first_block, int64_t end_block, const float* x, int64_t ldx, int64_t r0,
+                int64_t rows, float* y, float* work) noexcept;
 
 }  // namespace convt::detail
