@@ -73,6 +73,11 @@ Tiling make_tiling(const KernelDims& d, bool channels_last, bool fused, int64_t 
   t.items_in_rows = channels_last || t.gather;
   const int64_t rows = t.items_in_rows ? checked_mul(batch, steps, "batch*steps") : steps;
   t.tile = std::min(tile, rows);
+  if (fused && rows > tile) {  // equal tiles, an even number of them: threads split them evenly
+    int64_t n = rows / tile + (rows % tile != 0);
+    n += n % 2;
+    t.tile = ((rows / n + (rows % n != 0)) + kMicroRows - 1) / kMicroRows * kMicroRows;
+  }
   if (t.gather) {  // the column tile and the gathered input together stay within the bound
     const int64_t gather_row_bytes = checked_mul(d.channels_per_group(), elem_size, "gather row");
     t.tile =
@@ -155,12 +160,17 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
     check_gemm_dim(value, what);
   }
 
-  // Units: every (group, block), cut into segments of tiles when the threads need more. The
-  // fused kernel gives each filter the same sums whichever blocks share a unit (its panels never
-  // straddle blocks), so its units span as many blocks as the threads leave: one transposed
-  // input tile then serves them all. GEMM + col2im units hold one block (the GEMM's width).
+  // Units: every (group, block), cut into segments of tiles when the threads need more.
+  // GEMM + col2im units hold one block (the GEMM's width). The fused kernel gives each filter
+  // the same sums whichever blocks share a unit (its panels never straddle blocks), and its
+  // look-back costs only the register blocks that reach the segment: so its units span all the
+  // group's blocks -- one transposed input tile serves them all -- and threads split the tiles,
+  // unless there are too few tiles, when they split the blocks.
   const int64_t units_per_group = std::max<int64_t>((threads_wanted + G - 1) / G, 1);
-  const int64_t span = tl.fused ? std::max<int64_t>(blocks / units_per_group, 1) : 1;
+  const int64_t span = !tl.fused ? 1
+                       : tl.tiles >= units_per_group
+                           ? blocks
+                           : std::max<int64_t>(blocks / units_per_group, 1);
   const int64_t per_segment_units = G * ((blocks + span - 1) / span);
   // Blocks need no look-back, so they come first; segments only when there are fewer
   // (group, block) units than threads, each segment boundary costing one recomputed tile.
@@ -248,31 +258,12 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
     // Column tiles by row (tap, filter innermost) suit NWC's contiguous filters; tiles by tap
     // (time innermost) suit NCW, and NWC blocks too narrow to fill a vector.
     const bool by_tap = !last || width < kNarrowBlock;
-    if (last && width == F && v.bias == nullptr) {  // the whole owned range is contiguous
-      std::fill(output + unit.begin * F, output + unit.end * F, T(0));
-    } else {
-      for_each_owned(output, last, F, L_out, o0, width, unit.begin, unit.end,
-                     [&](T* run, int64_t n, int64_t filter) {
-                       for (int64_t e = 0; e < n; ++e) {
-                         run[e] = v.bias == nullptr ? T(0) : v.bias[filter < 0 ? o0 + e : filter];
-                       }
-                     });
-    }
     ColumnMap map = base;
     map.filters = width;
     map.window_begin = unit.begin;
     map.window_end = unit.end;
     const T* w = v.packed + unit.group * Cg * row_len + d.block_column(unit.block);
-    for (int64_t k = unit.first_tile; k < unit.end_tile; ++k) {
-      int64_t r0 = 0, rows = 0;
-      tile_rows(tl, batch, k, &r0, &rows);
-      if constexpr (std::is_same_v<T, float>) {
-        if (tl.fused) {
-          fused_tile(d, map, v.panels, unit.group, unit.block, unit.block_end,
-                     input + unit.group * Cg, C, r0, rows, output + unit.group * Fg, tile_cols);
-          continue;
-        }
-      }
+    const auto gemm_col2im = [&](int64_t r0, int64_t rows) {
       // NWC: cols (rows x K*width) = x_tile (rows x Cg, x[r][g*Cg + c], ld C) * packed block
       // (Cg x K*width, ld K*Fg).
       if (last && !by_tap) {
@@ -309,8 +300,50 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
       } else {
         col2im(map, r0, rows, tile_cols, output + o0 * map.filter_stride);
       }
+    };
+    // The output is seeded with the bias just before the first tile that reaches it, and
+    // activated as soon as no later tile can: both while it is in cache, however long the input.
+    int64_t seeded = unit.begin, finished = unit.begin;
+    const auto seed_to = [&](int64_t to) {
+      to = std::min(to, unit.end);
+      if (to <= seeded) return;
+      if (last && width == F && v.bias == nullptr) {  // the range is contiguous
+        std::fill(output + seeded * F, output + to * F, T(0));
+      } else {
+        for_each_owned(output, last, F, L_out, o0, width, seeded, to,
+                       [&](T* run, int64_t n, int64_t filter) {
+                         for (int64_t e = 0; e < n; ++e) {
+                           run[e] = v.bias == nullptr ? T(0) : v.bias[filter < 0 ? o0 + e : filter];
+                         }
+                       });
+      }
+      seeded = to;
+    };
+    const auto finish_to = [&](int64_t to) {
+      seed_to(to);  // positions no tile reaches hold the bias alone
+      to = std::min(to, unit.end);
+      if (to <= finished) return;
+      activate_owned(v.activation, v.alpha, output, last, F, L_out, o0, width, finished, to);
+      finished = to;
+    };
+    for (int64_t k = unit.first_tile; k < unit.end_tile; ++k) {
+      int64_t r0 = 0, rows = 0;
+      tile_rows(tl, batch, k, &r0, &rows);
+      seed_to(tile_end(tl, plan, v.geometry, batch, k));
+      bool done = false;
+      if constexpr (std::is_same_v<T, float>) {
+        if (tl.fused) {
+          fused_tile(d, map, v.panels, unit.group, unit.block, unit.block_end,
+                     input + unit.group * Cg, C, r0, rows, output + unit.group * Fg, tile_cols);
+          done = true;
+        }
+      }
+      if (!done) gemm_col2im(r0, rows);
+      // No later tile reaches the positions before the next tile's start.
+      finish_to(k + 1 < tl.tiles ? tile_start(tl, plan, v.geometry.strides, batch, k + 1)
+                                 : unit.end);
     }
-    activate_owned(v.activation, v.alpha, output, last, F, L_out, o0, width, unit.begin, unit.end);
+    finish_to(unit.end);
   }
 }
 

@@ -20,6 +20,8 @@ constexpr int64_t kMinFilters = 16;
 // Channels per pass over a panel: a 256 x 32 slice (32 KiB) stays in L1 across the tile's
 // register blocks; deeper groups add their partial sums into the output once per slice.
 constexpr int64_t kDepthSlice = 512;
+// Output bytes a run of register blocks writes (see fused_tile).
+constexpr int64_t kOutputRunBytes = int64_t{256} * 1024;
 
 // For one register block: acc = a (depth x 12, a[c][r] at a + c*lda + r) * b (depth x 32 panel
 // slice), then row r's target [0 .. 32) += acc[r] under the filter masks. The targets are
@@ -195,53 +197,65 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, in
     hi[row] = std::min(item * m.out_steps + m.out_steps, m.window_end);
   }
   const int64_t last_offset = (kMicroRows - 1) * S;
-  for (int64_t blk = first_block; blk < end_block; ++blk) {
-    const int64_t width = d.block_width(blk);
-    const float* block_panels = panels + panel_offset(d, group, blk, 0, 0);
-    float* yb = y + blk * d.block();
-    for (int64_t t = 0; t < m.kernel_size; ++t) {
-      for (int64_t h = 0; h * kPanelWidth < width; ++h) {
-        const int64_t filters = std::min(kPanelWidth, width - h * kPanelWidth);
-        const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
-        const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
-        const auto run = [&](auto nv, auto linear, const float* ap, const float* b, int64_t depth,
-                             float* y0, float* const* out) {
-          register_block<decltype(nv)::value, decltype(linear)::value>(ap, lda, b, depth, y0, S * F,
-                                                                       out, m0, m1);
-        };
-        for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
-          const int64_t depth = std::min(kDepthSlice, Cg - c0);
-          const float* b = panel + c0 * kPanelWidth;
-          for (int64_t p = 0; p < panels_m; ++p) {
-            const float* ap = a + c0 * lda + p * kMicroRows;
-            const int64_t first = p * kMicroRows, last = std::min(first + kMicroRows, rows) - 1;
-            const int64_t j0 = base[first] + t * m.dilation;
-            // The common case: 12 rows of one item whose targets, S apart, are all owned.
-            if (last - first == kMicroRows - 1 && base[last] - base[first] == last_offset &&
-                lo[first] == lo[last] && hi[first] == hi[last] && j0 >= lo[first] &&
-                j0 + last_offset < hi[first]) {
-              float* y0 = yb + j0 * F + h * kPanelWidth;
-              if (filters > 16) {
-                run(std::integral_constant<int, 2>(), std::true_type(), ap, b, depth, y0, nullptr);
-              } else {
-                run(std::integral_constant<int, 1>(), std::true_type(), ap, b, depth, y0, nullptr);
+  // Register blocks in runs whose output rows (about S*F/G floats per input row) stay in L2
+  // while every panel passes over them; a panel is reused by each run's register blocks.
+  const int64_t run_panels = std::clamp<int64_t>(
+      kOutputRunBytes / (S * d.filters_per_group() * int64_t{sizeof(float)} * kMicroRows), 1,
+      panels_m);
+  for (int64_t q0 = 0; q0 < panels_m; q0 += run_panels) {
+    const int64_t q1 = std::min(q0 + run_panels, panels_m);
+    for (int64_t blk = first_block; blk < end_block; ++blk) {
+      const int64_t width = d.block_width(blk);
+      const float* block_panels = panels + panel_offset(d, group, blk, 0, 0);
+      float* yb = y + blk * d.block();
+      for (int64_t t = 0; t < m.kernel_size; ++t) {
+        for (int64_t h = 0; h * kPanelWidth < width; ++h) {
+          const int64_t filters = std::min(kPanelWidth, width - h * kPanelWidth);
+          const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
+          const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
+          const auto run = [&](auto nv, auto linear, const float* ap, const float* b, int64_t depth,
+                               float* y0, float* const* out) {
+            register_block<decltype(nv)::value, decltype(linear)::value>(ap, lda, b, depth, y0,
+                                                                         S * F, out, m0, m1);
+          };
+          for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
+            const int64_t depth = std::min(kDepthSlice, Cg - c0);
+            const float* b = panel + c0 * kPanelWidth;
+            for (int64_t p = q0; p < q1; ++p) {
+              const float* ap = a + c0 * lda + p * kMicroRows;
+              const int64_t first = p * kMicroRows, last = std::min(first + kMicroRows, rows) - 1;
+              const int64_t j0 = base[first] + t * m.dilation;
+              // The common case: 12 rows of one item whose targets, S apart, are all owned.
+              if (last - first == kMicroRows - 1 && base[last] - base[first] == last_offset &&
+                  lo[first] == lo[last] && hi[first] == hi[last] && j0 >= lo[first] &&
+                  j0 + last_offset < hi[first]) {
+                float* y0 = yb + j0 * F + h * kPanelWidth;
+                if (filters > 16) {
+                  run(std::integral_constant<int, 2>(), std::true_type(), ap, b, depth, y0,
+                      nullptr);
+                } else {
+                  run(std::integral_constant<int, 1>(), std::true_type(), ap, b, depth, y0,
+                      nullptr);
+                }
+                continue;
               }
-              continue;
-            }
-            float* out[kRows];
-            bool any = false;
-            for (int r = 0; r < kRows; ++r) {
-              const int64_t row = first + r;
-              const int64_t j = row <= last ? base[row] + t * m.dilation : -1;
-              const bool hit = row <= last && j >= lo[row] && j < hi[row];
-              out[r] = hit ? yb + j * F + h * kPanelWidth : nullptr;
-              any = any || hit;
-            }
-            if (!any) continue;
-            if (filters > 16) {
-              run(std::integral_constant<int, 2>(), std::false_type(), ap, b, depth, nullptr, out);
-            } else {
-              run(std::integral_constant<int, 1>(), std::false_type(), ap, b, depth, nullptr, out);
+              float* out[kRows];
+              bool any = false;
+              for (int r = 0; r < kRows; ++r) {
+                const int64_t row = first + r;
+                const int64_t j = row <= last ? base[row] + t * m.dilation : -1;
+                const bool hit = row <= last && j >= lo[row] && j < hi[row];
+                out[r] = hit ? yb + j * F + h * kPanelWidth : nullptr;
+                any = any || hit;
+              }
+              if (!any) continue;
+              if (filters > 16) {
+                run(std::integral_constant<int, 2>(), std::false_type(), ap, b, depth, nullptr,
+                    out);
+              } else {
+                run(std::integral_constant<int, 1>(), std::false_type(), ap, b, depth, nullptr,
+                    out);
+              }
             }
           }
         }
