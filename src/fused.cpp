@@ -20,8 +20,11 @@ constexpr int64_t kMinFilters = 16;
 // Channels per pass over a panel: a 256 x 32 slice (32 KiB) stays in L1 across the tile's
 // register blocks; deeper groups add their partial sums into the output once per slice.
 constexpr int64_t kDepthSlice = 512;
-// Output bytes a run of register blocks writes (see fused_tile).
+// Output bytes a run of register blocks writes (see fused_tile), and the group's weights up to
+// which runs pay: each run passes over all of them again, which costs more than it saves once
+// they no longer fit the shared cache.
 constexpr int64_t kOutputRunBytes = int64_t{256} * 1024;
+constexpr int64_t kRunWeightBytes = int64_t{8} * 1024 * 1024;
 
 // For one register block: acc = a (depth x 12, a[c][r] at a + c*lda + r) * b (depth x 32 panel
 // slice), then row r's target [0 .. 32) += acc[r] under the filter masks. The targets are
@@ -199,9 +202,13 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, in
   const int64_t last_offset = (kMicroRows - 1) * S;
   // Register blocks in runs whose output rows (about S*F/G floats per input row) stay in L2
   // while every panel passes over them; a panel is reused by each run's register blocks.
-  const int64_t run_panels = std::clamp<int64_t>(
-      kOutputRunBytes / (S * d.filters_per_group() * int64_t{sizeof(float)} * kMicroRows), 1,
-      panels_m);
+  const bool runs = d.group_elements() * int64_t{sizeof(float)} <= kRunWeightBytes;
+  const int64_t run_panels =
+      runs
+          ? std::clamp<int64_t>(
+                kOutputRunBytes / (S * d.filters_per_group() * int64_t{sizeof(float)} * kMicroRows),
+                1, panels_m)
+          : panels_m;
   for (int64_t q0 = 0; q0 < panels_m; q0 += run_panels) {
     const int64_t q1 = std::min(q0 + run_panels, panels_m);
     for (int64_t blk = first_block; blk < end_block; ++blk) {
