@@ -52,7 +52,7 @@ struct Tiling {
   int64_t tiles = 0;
   bool items_in_rows = false;  // tiles run across items
   bool gather = false;         // NCW tiles are copied into a (C/G x rows) buffer
-  bool fused = false;          // fused.hpp's kernel instead of GEMM + col2im (NWC float32)
+  bool fused = false;          // fused.hpp's kernel instead of GEMM + col2im (float32)
   int64_t max_block = 0;       // widest filter block
 };
 
@@ -69,8 +69,9 @@ Tiling make_tiling(const KernelDims& d, bool channels_last, bool fused, int64_t 
                                   kMicroRows, kFusedMaxTileRows)
             : std::max<int64_t>({kColumnTileBytes / col_row_bytes,
                                  std::min(kMinTileRows, kMaxColumnTileBytes / col_row_bytes), 1});
-  t.gather = !channels_last && batch > 1 && steps < tile;
-  t.items_in_rows = channels_last || t.gather;
+  // (The fused kernel copies channels_first tiles itself, across items.)
+  t.gather = !fused && !channels_last && batch > 1 && steps < tile;
+  t.items_in_rows = channels_last || fused || t.gather;
   const int64_t rows = t.items_in_rows ? checked_mul(batch, steps, "batch*steps") : steps;
   t.tile = std::min(tile, rows);
   if (fused && rows > tile) {  // equal tiles, an even number of them: threads split them evenly
@@ -141,6 +142,22 @@ struct GemmPlan {
   int64_t gather_elems = 0;  // one thread's gathered input tile (NCW short signals)
 };
 
+// col2im's map of the whole output (the window and the block's filters are each unit's).
+template <typename T>
+ColumnMap output_map(const LayerView<T>& v, const OutputPlan& plan, int64_t steps) {
+  ColumnMap m;
+  m.strides = v.geometry.strides;
+  m.dilation = v.geometry.dilation;
+  m.kernel_size = v.dims.kernel_size;
+  m.crop_begin = plan.crop_begin;
+  m.out_steps = plan.out_steps;
+  m.steps = steps;
+  m.item_stride = v.dims.filters * plan.out_steps;
+  m.step_stride = v.channels_last ? v.dims.filters : 1;
+  m.filter_stride = v.channels_last ? 1 : plan.out_steps;
+  return m;
+}
+
 template <typename T>
 GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps) {
   GemmPlan gp;
@@ -149,7 +166,7 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   const int64_t C = d.in_channels, G = d.groups, K = d.kernel_size;
   const int64_t Cg = d.channels_per_group(), L_out = plan.out_steps;
   const int64_t row_len = d.row_length(), blocks = d.block_count();
-  gp.tiling = make_tiling(d, last, last && v.panels != nullptr, batch, steps, sizeof(T));
+  gp.tiling = make_tiling(d, last, v.panels != nullptr, batch, steps, sizeof(T));
   const Tiling& tl = gp.tiling;
   const int64_t threads_wanted = thread_count(v, batch, steps);
   for (auto [value, what] : {std::pair{tl.tile, "GEMM rows"},
@@ -194,7 +211,7 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
     }
   }
   gp.threads = std::min<int64_t>(threads_wanted, static_cast<int64_t>(units.size()));
-  gp.tile_elems = tl.fused ? fused_workspace_floats(d, tl.tile)
+  gp.tile_elems = tl.fused ? fused_workspace_floats(d, output_map(v, plan, steps), last, tl.tile)
                            : checked_mul(tl.tile, K * tl.max_block, "column tile");
   gp.gather_elems = tl.gather ? checked_mul(tl.tile, Cg, "gathered tile") : 0;
   checked_mul(gp.tile_elems + gp.gather_elems, gp.threads, "column tiles");
@@ -238,16 +255,9 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   AlignedVector<T> cols(static_cast<size_t>(tile_elems * threads));
   const std::unique_ptr<T[]> gathered(new T[static_cast<size_t>(gp.gather_elems * threads)]);
 
-  ColumnMap base;
-  base.strides = v.geometry.strides;
-  base.dilation = v.geometry.dilation;
-  base.kernel_size = K;
-  base.crop_begin = plan.crop_begin;
-  base.out_steps = L_out;
-  base.steps = steps;
-  base.item_stride = F * L_out;
-  base.step_stride = last ? F : 1;
-  base.filter_stride = last ? 1 : L_out;
+  const ColumnMap base = output_map(v, plan, steps);
+  const FusedIo io{reinterpret_cast<const float*>(input), reinterpret_cast<float*>(output), last, C,
+                   F};
 
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
@@ -333,8 +343,8 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
       bool done = false;
       if constexpr (std::is_same_v<T, float>) {
         if (tl.fused) {
-          fused_tile(d, map, v.panels, unit.group, unit.block, unit.block_end,
-                     input + unit.group * Cg, C, r0, rows, output + unit.group * Fg, tile_cols);
+          fused_tile(d, map, v.panels, io, unit.group, unit.block, unit.block_end, r0, rows,
+                     tile_cols);
           done = true;
         }
       }

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <climits>
 #include <type_traits>
 
 #include "checked.hpp"
@@ -17,14 +18,16 @@ namespace {
 constexpr int kRows = static_cast<int>(kMicroRows);
 // Narrower groups keep OpenBLAS (see fused_kernel_applies).
 constexpr int64_t kMinFilters = 16;
-// Channels per pass over a panel: a 256 x 32 slice (32 KiB) stays in L1 across the tile's
-// register blocks; deeper groups add their partial sums into the output once per slice.
+// Channels per pass over a panel (a 512 x 32 slice, 64 KiB, streams from L2 across the tile's
+// register blocks); deeper groups add their partial sums into the output once per slice.
 constexpr int64_t kDepthSlice = 512;
 // Output bytes a run of register blocks writes (see fused_tile), and the group's weights up to
 // which runs pay: each run passes over all of them again, which costs more than it saves once
-// they no longer fit the shared cache.
+// they no longer fit the shared cache. channels_first runs write a scratch of at most
+// kScratchRunBytes instead, whatever the weights.
 constexpr int64_t kOutputRunBytes = int64_t{256} * 1024;
 constexpr int64_t kRunWeightBytes = int64_t{8} * 1024 * 1024;
+constexpr int64_t kScratchRunBytes = int64_t{1024} * 1024;
 
 // For one register block: acc = a (depth x 12, a[c][r] at a + c*lda + r) * b (depth x 32 panel
 // slice), then row r's target [0 .. 32) += acc[r] under the filter masks. The targets are
@@ -80,41 +83,71 @@ int64_t transposed_rows(int64_t rows) noexcept {
 // GCC 12's unmasked AVX-512 intrinsics pass an undefined vector it then warns about.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// a[c][row] = x[row][c] for row < rows and c < depth (ld lda), rows up to lda zero: the input
-// tile channel-major, so that a register block's 12 rows of one channel are contiguous. In
-// 16 x 16 blocks, transposed in registers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// Transposes 16 x 16 floats in registers: afterwards v[c][r] is what v[r][c] was.
+CONVT_TARGET_AVX512 void transpose16(__m512* v) noexcept {
+  __m512 t[16];
+  for (int k = 0; k < 8; ++k) {  // pairs of rows, element by element within 128-bit lanes
+    t[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+  }
+  for (int k = 0; k < 4; ++k) {  // v[4k + e], lane l: element 4l + e of rows 4k .. 4k+3
+    v[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    v[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    v[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    v[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int e = 0; e < 4; ++e) {  // gather lane l of the four row groups: column 4l + e
+    const __m512 lo02 = _mm512_shuffle_f32x4(v[e], v[4 + e], 0x88);
+    const __m512 lo13 = _mm512_shuffle_f32x4(v[e], v[4 + e], 0xDD);
+    const __m512 hi02 = _mm512_shuffle_f32x4(v[8 + e], v[12 + e], 0x88);
+    const __m512 hi13 = _mm512_shuffle_f32x4(v[8 + e], v[12 + e], 0xDD);
+    t[e] = _mm512_shuffle_f32x4(lo02, hi02, 0x88);
+    t[4 + e] = _mm512_shuffle_f32x4(lo13, hi13, 0x88);
+    t[8 + e] = _mm512_shuffle_f32x4(lo02, hi02, 0xDD);
+    t[12 + e] = _mm512_shuffle_f32x4(lo13, hi13, 0xDD);
+  }
+  for (int c = 0; c < 16; ++c) v[c] = t[c];
+}
+
+// a[c][row] = x[row][c] for row < rows and c < depth (ld lda), rows up to lda zero: a
+// channels_last input tile made channel-major, so that a register block's 12 rows of one
+// channel are contiguous.
 CONVT_TARGET_AVX512 void transpose_tile(const float* x, int64_t ldx, int64_t rows, int64_t depth,
                                         float* a, int64_t lda) noexcept {
   for (int64_t r0 = 0; r0 < lda; r0 += 16) {
     for (int64_t c0 = 0; c0 < depth; c0 += 16) {
       const __mmask16 cm = mask_of(depth - c0);
-      __m512 v[16], t[16];
+      __m512 v[16];
       for (int r = 0; r < 16; ++r) {
         v[r] = r0 + r < rows ? _mm512_maskz_loadu_ps(cm, x + (r0 + r) * ldx + c0)
                              : _mm512_setzero_ps();
       }
-      for (int k = 0; k < 8; ++k) {  // pairs of rows, element by element within 128-bit lanes
-        t[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+      transpose16(v);
+      for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
+        _mm512_storeu_ps(a + c * lda + r0, v[c - c0]);
       }
-      for (int k = 0; k < 4; ++k) {  // v[4k + e], lane l: element 4l + e of rows 4k .. 4k+3
-        v[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        v[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-        v[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        v[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+  }
+}
+
+// y[f][j0 + p] += s[p][f] for p < positions, f < filters (ld_s, ld_y): a run's channels_last
+// scratch added into a channels_first output.
+CONVT_TARGET_AVX512 void transpose_add(const float* s, int64_t ld_s, int64_t positions,
+                                       int64_t filters, float* y, int64_t ld_y) noexcept {
+  for (int64_t f0 = 0; f0 < filters; f0 += 16) {
+    const __mmask16 fm = mask_of(filters - f0);
+    for (int64_t p0 = 0; p0 < positions; p0 += 16) {
+      const __mmask16 pm = mask_of(positions - p0);
+      __m512 v[16];
+      for (int p = 0; p < 16; ++p) {
+        v[p] = p0 + p < positions ? _mm512_maskz_loadu_ps(fm, s + (p0 + p) * ld_s + f0)
+                                  : _mm512_setzero_ps();
       }
-      for (int e = 0; e < 4; ++e) {  // gather lane l of the four row groups: channel 4l + e
-        const __m512 lo02 = _mm512_shuffle_f32x4(v[e], v[4 + e], 0x88);
-        const __m512 lo13 = _mm512_shuffle_f32x4(v[e], v[4 + e], 0xDD);
-        const __m512 hi02 = _mm512_shuffle_f32x4(v[8 + e], v[12 + e], 0x88);
-        const __m512 hi13 = _mm512_shuffle_f32x4(v[8 + e], v[12 + e], 0xDD);
-        const __m512 out[4] = {
-            _mm512_shuffle_f32x4(lo02, hi02, 0x88), _mm512_shuffle_f32x4(lo13, hi13, 0x88),
-            _mm512_shuffle_f32x4(lo02, hi02, 0xDD), _mm512_shuffle_f32x4(lo13, hi13, 0xDD)};
-        for (int l = 0; l < 4; ++l) {
-          const int64_t c = c0 + 4 * l + e;
-          if (c < depth) _mm512_storeu_ps(a + c * lda + r0, out[l]);
-        }
+      transpose16(v);
+      for (int64_t f = f0; f < std::min(f0 + 16, filters); ++f) {
+        float* row = y + f * ld_y + p0;
+        _mm512_mask_storeu_ps(row, pm, _mm512_add_ps(_mm512_maskz_loadu_ps(pm, row), v[f - f0]));
       }
     }
   }
@@ -175,22 +208,89 @@ void pack_panels(const KernelDims& d, const float* packed, float* panels) noexce
   }
 }
 
-int64_t fused_workspace_floats(const KernelDims& d, int64_t tile_rows) {
-  const int64_t a = checked_mul(transposed_rows(tile_rows), d.channels_per_group(), "input tile");
-  return checked_add(a, checked_mul(tile_rows, 6, "output targets"), "fused workspace");
+namespace {
+
+// Register blocks per run (see fused_tile), from the shape alone.
+int64_t run_panels(const KernelDims& d, const ColumnMap& m, bool channels_last,
+                   int64_t panels_m) noexcept {
+  const bool small_weights = d.group_elements() * int64_t{sizeof(float)} <= kRunWeightBytes;
+  if (channels_last && !small_weights) return panels_m;
+  const int64_t run_bytes = small_weights ? kOutputRunBytes : kScratchRunBytes;
+  const int64_t row_bytes = m.strides * d.filters_per_group() * int64_t{sizeof(float)};
+  return std::clamp<int64_t>(run_bytes / row_bytes / kMicroRows, 1, panels_m);
 }
 
-void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, int64_t group,
-                int64_t first_block, int64_t end_block, const float* x, int64_t ldx, int64_t r0,
-                int64_t rows, float* y, float* work) noexcept {
-  const int64_t Cg = d.channels_per_group(), F = m.step_stride, S = m.strides;
+// Output positions a run of `rows` input rows can write: (rows - 1) * S + K_eff within an item,
+// plus, for each item boundary inside the run, the amount by which an item's output exceeds
+// steps * S.
+int64_t run_positions(const ColumnMap& m, int64_t rows) {
+  const int64_t reach =
+      checked_add(checked_mul(m.kernel_size - 1, m.dilation, "kernel reach"), 1, "kernel reach");
+  const int64_t boundaries = std::min(rows - 1, (rows - 1) / m.steps + 1);
+  const int64_t excess = std::max<int64_t>(m.out_steps - m.steps * m.strides, 0);
+  return checked_add(
+      checked_add(checked_mul(rows - 1, m.strides, "run positions"), reach, "run positions"),
+      checked_mul(boundaries, excess, "run positions"), "run positions");
+}
+
+// The workspace's parts: the channel-major input tile, three int64 per row, and (channels_first)
+// a 64-byte aligned scratch for one run's output.
+struct WorkLayout {
+  int64_t lda = 0, targets = 0, scratch = 0, total = 0;  // offsets and size, in floats
+};
+
+WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_last, int64_t rows) {
+  WorkLayout w;
+  w.lda = transposed_rows(rows);
+  w.targets = checked_mul(w.lda, d.channels_per_group(), "input tile");
+  w.scratch =
+      (checked_add(w.targets, checked_mul(rows, 6, "output targets"), "fused workspace") + 15) /
+      16 * 16;
+  w.total = w.scratch;
+  if (!channels_last) {
+    const int64_t panels_m = micro_panels(rows);
+    const int64_t run_rows = std::min(run_panels(d, m, channels_last, panels_m) * kMicroRows, rows);
+    w.total = checked_add(
+        w.scratch, checked_mul(run_positions(m, run_rows), d.filters_per_group(), "output scratch"),
+        "fused workspace");
+  }
+  return w;
+}
+
+}  // namespace
+
+int64_t fused_workspace_floats(const KernelDims& d, const ColumnMap& m, bool channels_last,
+                               int64_t tile_rows) {
+  return work_layout(d, m, channels_last, tile_rows).total;
+}
+
+void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, const FusedIo& io,
+                int64_t group, int64_t first_block, int64_t end_block, int64_t r0, int64_t rows,
+                float* work) noexcept {
+  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group(), S = m.strides;
   const int64_t panels_m = micro_panels(rows), chunks = panel_chunks(d);
-  const int64_t lda = transposed_rows(rows);
+  const WorkLayout layout = work_layout(d, m, io.channels_last, rows);
+  const int64_t lda = layout.lda;
+  const int64_t o0 = group * Fg + first_block * d.block();  // the unit's first filter
+  const int64_t width = std::min(end_block * d.block(), Fg) - first_block * d.block();
   float* a = work;  // a[c'][row], rows past the tile zero
-  transpose_tile(x + r0 * ldx, ldx, rows, Cg, a, lda);
+  if (io.channels_last) {
+    transpose_tile(io.x + r0 * io.in_channels + group * Cg, io.in_channels, rows, Cg, a, lda);
+  } else {  // already channel-major: each channel's steps copied side by side, item by item
+    for (int64_t c = 0; c < Cg; ++c) {
+      float* dst = a + c * lda;
+      for (int64_t row = 0; row < rows;) {
+        const int64_t item = (r0 + row) / m.steps, i = (r0 + row) % m.steps;
+        const int64_t n = std::min(rows - row, m.steps - i);
+        std::copy_n(io.x + (item * io.in_channels + group * Cg + c) * m.steps + i, n, dst + row);
+        row += n;
+      }
+      std::fill(dst + rows, dst + lda, 0.0f);
+    }
+  }
   // Each row's first target (tap 0), as a flattened position item*L_out + j, and the range of
   // positions it may write: its own item's output, within the unit's window.
-  auto* base = reinterpret_cast<int64_t*>(a + lda * Cg);
+  auto* base = reinterpret_cast<int64_t*>(work + layout.targets);
   int64_t* lo = base + rows;
   int64_t* hi = lo + rows;
   for (int64_t row = 0; row < rows; ++row) {
@@ -199,31 +299,43 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, in
     lo[row] = std::max(item * m.out_steps, m.window_begin);
     hi[row] = std::min(item * m.out_steps + m.out_steps, m.window_end);
   }
+  const int64_t reach = (m.kernel_size - 1) * m.dilation + 1;
   const int64_t last_offset = (kMicroRows - 1) * S;
   // Register blocks in runs whose output rows (about S*F/G floats per input row) stay in L2
   // while every panel passes over them; a panel is reused by each run's register blocks.
-  const bool runs = d.group_elements() * int64_t{sizeof(float)} <= kRunWeightBytes;
-  const int64_t run_panels =
-      runs
-          ? std::clamp<int64_t>(
-                kOutputRunBytes / (S * d.filters_per_group() * int64_t{sizeof(float)} * kMicroRows),
-                1, panels_m)
-          : panels_m;
-  for (int64_t q0 = 0; q0 < panels_m; q0 += run_panels) {
-    const int64_t q1 = std::min(q0 + run_panels, panels_m);
+  // channels_last runs add into the output; channels_first runs into a channels_last scratch
+  // of the run's positions, added into the output, transposed, at the end of the run.
+  const int64_t per_run = run_panels(d, m, io.channels_last, panels_m);
+  float* scratch = work + layout.scratch;
+  for (int64_t q0 = 0; q0 < panels_m; q0 += per_run) {
+    const int64_t q1 = std::min(q0 + per_run, panels_m);
+    float* target = io.y + o0;  // position `origin`'s first filter of the unit, ld `ld`
+    int64_t ld = io.filters, origin = 0, end = 0;
+    if (!io.channels_last) {
+      origin = INT64_MAX;
+      for (int64_t row = q0 * kMicroRows; row < std::min(q1 * kMicroRows, rows); ++row) {
+        const int64_t from = std::max(base[row], lo[row]);
+        const int64_t to = std::min(base[row] + reach, hi[row]);
+        if (from < to) origin = std::min(origin, from), end = std::max(end, to);
+      }
+      if (origin == INT64_MAX) continue;  // the run writes nothing the unit owns
+      std::fill(scratch, scratch + (end - origin) * width, 0.0f);
+      target = scratch;
+      ld = width;
+    }
     for (int64_t blk = first_block; blk < end_block; ++blk) {
-      const int64_t width = d.block_width(blk);
+      const int64_t bw = d.block_width(blk);
       const float* block_panels = panels + panel_offset(d, group, blk, 0, 0);
-      float* yb = y + blk * d.block();
+      float* yb = target + (blk - first_block) * d.block();
       for (int64_t t = 0; t < m.kernel_size; ++t) {
-        for (int64_t h = 0; h * kPanelWidth < width; ++h) {
-          const int64_t filters = std::min(kPanelWidth, width - h * kPanelWidth);
+        for (int64_t h = 0; h * kPanelWidth < bw; ++h) {
+          const int64_t filters = std::min(kPanelWidth, bw - h * kPanelWidth);
           const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
           const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
           const auto run = [&](auto nv, auto linear, const float* ap, const float* b, int64_t depth,
                                float* y0, float* const* out) {
             register_block<decltype(nv)::value, decltype(linear)::value>(ap, lda, b, depth, y0,
-                                                                         S * F, out, m0, m1);
+                                                                         S * ld, out, m0, m1);
           };
           for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
             const int64_t depth = std::min(kDepthSlice, Cg - c0);
@@ -236,7 +348,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, in
               if (last - first == kMicroRows - 1 && base[last] - base[first] == last_offset &&
                   lo[first] == lo[last] && hi[first] == hi[last] && j0 >= lo[first] &&
                   j0 + last_offset < hi[first]) {
-                float* y0 = yb + j0 * F + h * kPanelWidth;
+                float* y0 = yb + (j0 - origin) * ld + h * kPanelWidth;
                 if (filters > 16) {
                   run(std::integral_constant<int, 2>(), std::true_type(), ap, b, depth, y0,
                       nullptr);
@@ -252,7 +364,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, in
                 const int64_t row = first + r;
                 const int64_t j = row <= last ? base[row] + t * m.dilation : -1;
                 const bool hit = row <= last && j >= lo[row] && j < hi[row];
-                out[r] = hit ? yb + j * F + h * kPanelWidth : nullptr;
+                out[r] = hit ? yb + (j - origin) * ld + h * kPanelWidth : nullptr;
                 any = any || hit;
               }
               if (!any) continue;
@@ -267,6 +379,13 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, in
           }
         }
       }
+    }
+    for (int64_t pos = origin; !io.channels_last && pos < end;) {
+      const int64_t item = pos / m.out_steps, j = pos % m.out_steps;
+      const int64_t n = std::min(end - pos, m.out_steps - j);
+      transpose_add(scratch + (pos - origin) * width, width, n, width,
+                    io.y + (item * io.filters + o0) * m.out_steps + j, m.out_steps);
+      pos += n;
     }
   }
 }

@@ -1,7 +1,9 @@
-// The fused GEMM + col2im kernel, for channels_last float32 on CPUs with AVX-512F: a register
-// block of 12 input rows x 32 (tap, filter) columns is computed over the group's channels and
-// added straight into the output from registers -- no column buffer, no col2im pass, and no
-// per-call repacking of the weights, which the layer keeps in this kernel's panel order.
+// The fused GEMM + col2im kernel, for float32 on CPUs with AVX-512F: a register block of 12
+// input rows x 32 (tap, filter) columns is computed over the group's channels and added
+// straight into the output from registers (channels_last), or into a small channels_last
+// scratch added into the output, transposed, once per run of register blocks (channels_first)
+// -- no column buffer, no col2im pass, and no per-call repacking of the weights, which the
+// layer keeps in this kernel's panel order.
 //
 // Panels: for group g, filter block b (packing.hpp), tap t and chunk h of 32 filters within
 // the block, a (C/G) x 32 row-major matrix, zero beyond the block's width:
@@ -55,9 +57,9 @@ struct AlignedAllocator {
 template <typename T>
 using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 
-// The rule: the fused kernel runs for float32 channels_last layers on the GEMM path (not the
-// direct kernel's) with at least 16 filters per group, when the CPU has AVX-512F. Narrower
-// groups would leave most of a 32-filter panel empty; they keep OpenBLAS.
+// The rule: the fused kernel runs for float32 layers on the GEMM path (not the direct kernel's)
+// with at least 16 filters per group, when the CPU has AVX-512F. Narrower groups would leave
+// most of a 32-filter panel empty; they keep OpenBLAS.
 bool fused_kernel_available() noexcept;
 bool fused_kernel_applies(const KernelDims& d) noexcept;
 
@@ -70,17 +72,28 @@ int64_t panel_offset(const KernelDims& d, int64_t group, int64_t block, int64_t 
 // panels = packed in panel order (see above).
 void pack_panels(const KernelDims& d, const float* packed, float* panels) noexcept;
 
-// Floats of one thread's workspace for tiles of up to `tile_rows` rows: the input tile's
-// micro-panels and three int64 per row of output targets.
-int64_t fused_workspace_floats(const KernelDims& d, int64_t tile_rows);
+// The input and output of a call, as the fused kernel sees them.
+struct FusedIo {
+  const float* x = nullptr;  // the whole input
+  float* y = nullptr;        // the whole output
+  bool channels_last = true;
+  int64_t in_channels = 1;  // C
+  int64_t filters = 1;      // F
+};
+
+// Floats of one thread's workspace for tiles of up to `tile_rows` rows: the input tile made
+// channel-major, three int64 per row of output targets and, for channels_first, a scratch for
+// one run of register blocks' output.
+int64_t fused_workspace_floats(const KernelDims& d, const ColumnMap& m, bool channels_last,
+                               int64_t tile_rows);
 
 // y[target(i, t)][o] += sum over c' of x[i][c'] * W[c'][t][o] for the `rows` global input rows
 // from r0, every tap t and the filters of blocks [first_block, end_block) of `group`, with
-// col2im's targets and window (m.step_stride = F; y points at the group's first filter, x at
-// its first channel of global row 0, with leading dimension ldx). `panels` are the layer's;
-// `work` holds fused_workspace_floats(d, rows) floats.
-void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, int64_t group,
-                int64_t first_block, int64_t end_block, const float* x, int64_t ldx, int64_t r0,
-                int64_t rows, float* y, float* work) noexcept;
+// col2im's targets and window (m's strides, dilation, kernel_size, crop_begin, out_steps,
+// steps and window). `panels` are the layer's; `work` holds fused_workspace_floats(d, m,
+// io.channels_last, rows) floats, 64-byte aligned.
+void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, const FusedIo& io,
+                int64_t group, int64_t first_block, int64_t end_block, int64_t r0, int64_t rows,
+                float* work) noexcept;
 
 }  // namespace convt::detail
