@@ -226,3 +226,46 @@ TEST_CASE(
   CHECK_FALSE(panels(2, 32, 1, CONVT_DTYPE_FLOAT32));       // the direct kernel's
   CHECK_FALSE(panels(64, 32, 1, CONVT_DTYPE_FLOAT64));
 }
+
+TEST_CASE("forward's workspace stays within 2 MiB per thread whatever the input length",
+          "[forward][workspace]") {
+  struct Shape {
+    int64_t N, C, F, K, S, L;
+  };
+  // The suite's real layers (HiFi-GAN, MelGAN, EnCodec, WaveGAN, a deep 1024-channel one, a
+  // 48 -> 1 one), each also 100 times longer.
+  const Shape shapes[] = {
+      {1, 512, 256, 16, 8, 86},  {1, 256, 128, 16, 8, 688},  {1, 128, 64, 4, 2, 5504},
+      {1, 64, 32, 4, 2, 11008},  {16, 512, 256, 16, 8, 32},  {1, 256, 128, 10, 5, 600},
+      {8, 1024, 512, 25, 4, 16}, {1, 1024, 1024, 2, 2, 256}, {1, 48, 1, 8, 4, 15999}};
+  constexpr int64_t kBound = int64_t{2} * 1024 * 1024;
+  for (const Shape& s : shapes) {
+    for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
+      for (int32_t dtype : {CONVT_DTYPE_FLOAT32, CONVT_DTYPE_FLOAT64}) {
+        for (int64_t threads : {1, 2}) {
+          for (int64_t scale : {1, 100}) {
+            const int64_t L = s.L * scale;
+            INFO("N=" << s.N << " C=" << s.C << " F=" << s.F << " K=" << s.K << " S=" << s.S
+                      << " L=" << L << " format " << format << " dtype " << dtype << " threads "
+                      << threads);
+            convt_layer* layer = nullptr;
+            REQUIRE(convt_layer_create(s.F, s.K, &layer) == CONVT_OK);
+            REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_STRIDES, s.S) == CONVT_OK);
+            REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DATA_FORMAT, format) == CONVT_OK);
+            REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DTYPE, dtype) == CONVT_OK);
+            REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_NUM_THREADS, threads) == CONVT_OK);
+            REQUIRE(convt_layer_init_weights(layer, s.C, 3) == CONVT_OK);
+            int64_t shape[3];
+            REQUIRE(convt_layer_output_shape(layer, s.N, L, shape) == CONVT_OK);
+            const int64_t out_steps = format == CONVT_CHANNELS_LAST ? shape[1] : shape[2];
+            int64_t bytes = -1;
+            REQUIRE(convt_layer_workspace_size(layer, s.N, L, out_steps, &bytes) == CONVT_OK);
+            CHECK(bytes > 0);
+            CHECK(bytes <= threads * kBound);
+            convt_layer_destroy(layer);
+          }
+        }
+      }
+    }
+  }
+}
