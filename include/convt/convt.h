@@ -117,21 +117,29 @@
  *   NUM_THREADS, run to run.
  *
  * How it computes, and what it allocates
- *   GEMM + col2im: for each tile of input steps and each block of about 1024 (tap, filter)
- *   columns, one single-threaded SGEMM/DGEMM (OpenBLAS) computes the tile's contributions,
- *   which col2im adds into the output (seeded with the bias) while they are still in the
- *   core's cache; element-wise activations run on each finished piece. Layers with very
- *   few channels per group -- in_channels/groups <= 8 and (in_channels/groups) *
- *   (filters/groups) <= 64: depthwise layers, 1-channel signals -- take a direct kernel
- *   instead, which gathers each output from its taps (the two paths agree to rounding).
+ *   Three kernels, chosen by the layer's shape, dtype and CPU; they agree to rounding:
+ *   - direct: layers with very few channels per group -- in_channels/groups <= 8 and
+ *     (in_channels/groups) * (filters/groups) <= 64: depthwise layers, 1-channel signals --
+ *     gather each output from its taps;
+ *   - fused (float32, at least 16 filters per group, CPUs with AVX-512F): for each tile of
+ *     input steps, blocks of 12 steps x 32 (tap, filter) columns are computed in registers
+ *     and added straight into the output (channels_first: into a small scratch, added
+ *     transposed). The layer keeps a second copy of its kernel in this kernel's order, so
+ *     float32 weights take twice their size in memory;
+ *   - GEMM + col2im (float64, narrower groups, other CPUs): for each tile and each block of
+ *     about 1024 (tap, filter) columns, one single-threaded SGEMM/DGEMM (OpenBLAS) computes
+ *     the tile's contributions, which col2im adds into the output while they are in cache.
+ *   The output is seeded with the bias just before a tile first reaches it, and element-wise
+ *   activations run on each piece as soon as it is finished.
  *   Forward allocates a bounded workspace per call (convt_layer_workspace_size: at most 2 MiB
  *   per thread, whatever the length) and keeps nothing between calls, so it is reentrant.
- *   The GEMM is a private, statically linked OpenBLAS (0.3.21). CONVT_OPENBLAS_CORETYPE
- *   (e.g. "SkylakeX", "Haswell") chooses its kernels for libconvt alone. Without it, AMD CPUs
- *   with AVX-512 -- which that release maps to its AVX2 kernels, at half the speed -- get its
- *   AVX-512 ones even when the process sets OPENBLAS_CORETYPE (usually a pin to "Haswell"
- *   for an OpenBLAS that does not know the CPU); other CPUs follow OPENBLAS_CORETYPE like any
- *   OpenBLAS. Both are read once, when libconvt's OpenBLAS initialises.
+ *   OpenBLAS (0.3.21; for GEMM + col2im, backward and streams) is private and statically
+ *   linked. CONVT_OPENBLAS_CORETYPE (e.g. "SkylakeX", "Haswell") chooses its kernels for
+ *   libconvt alone. Without it, AMD CPUs with AVX-512 -- which that release maps to its AVX2
+ *   kernels, at half the speed -- get its AVX-512 ones even when the process sets
+ *   OPENBLAS_CORETYPE (usually a pin to "Haswell" for an OpenBLAS that does not know the
+ *   CPU); other CPUs follow OPENBLAS_CORETYPE like any OpenBLAS. Both are read once, when
+ *   libconvt's OpenBLAS initialises.
  *
  * Ownership
  *   The caller owns every buffer it passes; set_weights copies, and no pointer is kept
@@ -758,9 +766,8 @@ CONVT_API convt_status convt_layer_activity_regularization_f64(const convt_layer
 CONVT_API convt_status convt_layer_apply_constraints(convt_layer* layer) CONVT_NOEXCEPT;
 
 /** The bytes of workspace convt_layer_forward_* allocates for a call with these arguments:
- *  each thread's column tile and gathered input (2 MiB at most per thread, whatever the
- *  length), the direct
- *  kernel's accumulators and, for softmax-like activations, one row of scratch. Forward
+ *  each thread's input and column tiles (2 MiB at most per thread, whatever the length), the
+ *  direct kernel's accumulators and, for softmax-like activations, one row of scratch. Forward
  *  allocates it per call (so it stays reentrant) and frees it before returning.
  *  @param[out] bytes  receives the byte count; untouched on failure
  *  @retval CONVT_E_INVALID_ARGUMENT  NULL pointer, or a combination of parameters no input
