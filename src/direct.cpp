@@ -3,11 +3,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "activation.hpp"
 #include "checked.hpp"
 #include "owned.hpp"
+#include "signal.hpp"
 
 namespace convt::detail {
 namespace {
@@ -90,6 +92,17 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
   const T* x = input + un.item * L * C + un.group * Cg * xc;
   T* y = output + un.item * F * L_out + un.group * Fg * yf;
   const T* w = v.packed + un.group * Cg * row;
+  if constexpr (std::is_same_v<T, float>) {
+    SignalPlan sp;
+    if (Cg == 1 && Fg == 1 && ys == 1 && make_signal_plan(v.geometry, P, L, &sp)) {
+      float taps[kMaxSignalTaps];
+      for (int64_t t = 0; t < d.kernel_size; ++t) taps[t] = w[d.packed_column(t, 0)];
+      signal_forward(sp, x, taps, v.bias == nullptr ? 0.0f : v.bias[un.group], y, un.j0, un.j1);
+      activate_owned(v.activation, v.alpha, output, last, F, L_out, un.group * Fg, Fg,
+                     un.item * L_out + un.j0, un.item * L_out + un.j1);
+      return;
+    }
+  }
   for (int64_t o = 0; o < Fg; ++o) {
     const T b = v.bias == nullptr ? T(0) : v.bias[un.group * Fg + o];
     if (static_cast<int64_t>(phases.size()) < S) {  // some steps no tap reaches: the bias

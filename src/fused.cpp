@@ -8,9 +8,7 @@
 
 #include "checked.hpp"
 #include "direct.hpp"
-
-// Only the functions marked so use AVX-512; they run only after fused_kernel_available().
-#define CONVT_TARGET_AVX512 __attribute__((target("avx512f")))
+#include "simd.hpp"
 
 namespace convt::detail {
 namespace {
@@ -156,7 +154,7 @@ CONVT_TARGET_AVX512 void transpose_add(const float* s, int64_t ld_s, int64_t pos
 
 }  // namespace
 
-bool fused_kernel_available() noexcept {
+bool cpu_has_avx512f() noexcept {
   static const bool available = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
@@ -165,7 +163,7 @@ bool fused_kernel_available() noexcept {
 }
 
 bool fused_kernel_applies(const KernelDims& d) noexcept {
-  return fused_kernel_available() && !use_direct_path(d) && d.filters_per_group() >= kMinFilters;
+  return cpu_has_avx512f() && !use_direct_path(d) && d.filters_per_group() >= kMinFilters;
 }
 
 int64_t panel_chunks(const KernelDims& d) noexcept {

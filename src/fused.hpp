@@ -60,7 +60,6 @@ using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 // The rule: the fused kernel runs for float32 layers on the GEMM path (not the direct kernel's)
 // with at least 16 filters per group, when the CPU has AVX-512F. Narrower groups would leave
 // most of a 32-filter panel empty; they keep OpenBLAS.
-bool fused_kernel_available() noexcept;
 bool fused_kernel_applies(const KernelDims& d) noexcept;
 
 // Chunks of kPanelWidth filters per block, and the panel of (group, block, tap, chunk).

@@ -15,6 +15,7 @@
 #include "fused.hpp"
 #include "layer.hpp"
 #include "reference.hpp"
+#include "simd.hpp"
 
 namespace {
 
@@ -216,7 +217,7 @@ TEST_CASE(
     return dtype == CONVT_DTYPE_FLOAT32 ? layer.view<float>().panels != nullptr
                                         : layer.view<double>().panels != nullptr;
   };
-  const bool avx512 = convt::detail::fused_kernel_available();
+  const bool avx512 = convt::detail::cpu_has_avx512f();
   INFO("AVX-512F: " << avx512);
   CHECK(panels(64, 32, 1, CONVT_DTYPE_FLOAT32) == avx512);
   CHECK(panels(48, 16, 1, CONVT_DTYPE_FLOAT32) == avx512);
