@@ -83,7 +83,7 @@ int64_t transposed_rows(int64_t rows) noexcept {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 // Transposes 16 x 16 floats in registers: afterwards v[c][r] is what v[r][c] was.
-CONVT_TARGET_AVX512 void transpose16(__m512* v) noexcept {
+CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void transpose16(__m512* v) noexcept {
   __m512 t[16];
   for (int k = 0; k < 8; ++k) {  // pairs of rows, element by element within 128-bit lanes
     t[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
