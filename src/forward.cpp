@@ -17,6 +17,7 @@
 #include "fused.hpp"
 #include "gemm.hpp"
 #include "owned.hpp"
+#include "tapsum.hpp"
 
 namespace convt::detail {
 namespace {
@@ -367,6 +368,11 @@ int64_t forward_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, i
   if (use_direct_path(v.dims)) {
     return direct_workspace_bytes(v, plan, batch, thread_count(v, batch, steps)) + scratch;
   }
+  if constexpr (std::is_same_v<T, float>) {
+    if (tapsum_applies(v, plan, steps)) {
+      return tapsum_workspace_bytes(v, plan, batch, steps, thread_count(v, batch, steps)) + scratch;
+    }
+  }
   const GemmPlan gp = plan_gemm(v, plan, batch, steps);
   return (gp.tile_elems + gp.gather_elems) * gp.threads * static_cast<int64_t>(sizeof(T)) + scratch;
 }
@@ -380,7 +386,15 @@ void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, i
   // Allocated before either path writes: a failure leaves the output untouched.
   std::vector<double> scratch(
       static_cast<size_t>(activation_scratch_doubles(v.activation, row_len)));
-  if (use_direct_path(v.dims)) {
+  bool done = false;
+  if constexpr (std::is_same_v<T, float>) {
+    if (!use_direct_path(v.dims) && tapsum_applies(v, plan, steps)) {
+      run_tapsum(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
+      done = true;
+    }
+  }
+  if (done) {
+  } else if (use_direct_path(v.dims)) {
     run_direct(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
   } else {
     run_forward_gemm(v, plan, batch, steps, input, output);

@@ -80,8 +80,10 @@ int64_t transposed_rows(int64_t rows) noexcept {
 
 // GCC 12's unmasked AVX-512 intrinsics pass an undefined vector it then warns about.
 #pragma GCC diagnostic push
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 // Transposes 16 x 16 floats in registers: afterwards v[c][r] is what v[r][c] was.
 CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void transpose16(__m512* v) noexcept {
   __m512 t[16];

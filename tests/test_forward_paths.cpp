@@ -16,6 +16,7 @@
 #include "layer.hpp"
 #include "reference.hpp"
 #include "simd.hpp"
+#include "tapsum.hpp"
 
 namespace {
 
@@ -45,6 +46,10 @@ const std::vector<Case>& cases() {
       {3, 600, 40, 1, 7, 3, 2, 150, CONVT_PADDING_EXPLICIT, 5, 2, CONVT_ACTIVATION_RELU},
       {2, 520, 96, 2, 3, 1, 1, 300, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_LINEAR},
       {1, 100, 200, 1, 4, 2, 1, 2100, CONVT_PADDING_EXPLICIT, 1, 1, CONVT_ACTIVATION_GELU},
+      // The tap-sum kernel's: two groups of 3 filters with dilation; 12 filters, 9 taps (two
+      // passes of taps), stride 8, several output blocks.
+      {2, 40, 6, 2, 5, 2, 2, 333, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_TANH},
+      {1, 24, 12, 1, 9, 8, 1, 4000, CONVT_PADDING_EXPLICIT, 3, 5, CONVT_ACTIVATION_LINEAR},
   };
   return c;
 }
@@ -181,6 +186,14 @@ TEST_CASE(
           c, format, [](auto&&... a) { convt::detail::run_direct(a..., int64_t{2}); });
       check_path_against_reference<double>(
           c, format, [](auto&&... a) { convt::detail::run_direct(a..., int64_t{2}); });
+      check_path_against_reference<float>(
+          c, format, [](const auto& v, const auto& plan, int64_t n, int64_t l, auto&&... a) {
+            if (convt::detail::tapsum_applies(v, plan, l)) {
+              convt::detail::run_tapsum(v, plan, n, l, a..., int64_t{2});
+            } else {
+              convt::detail::run_forward_gemm(v, plan, n, l, a...);
+            }
+          });
     }
   }
 }
@@ -269,4 +282,28 @@ TEST_CASE("forward's workspace stays within 2 MiB per thread whatever the input 
       }
     }
   }
+}
+
+TEST_CASE(
+    "the tap-sum kernel is chosen for channels_first float32 GEMM-path layers with fewer than 16 "
+    "filters per group and a stride dividing 16, on CPUs with AVX-512F",
+    "[forward][tapsum]") {
+  using convt::detail::Layer;
+  const auto applies = [](int64_t C, int64_t F, int64_t S, int32_t format) {
+    Layer layer(F, 8);
+    layer.set_int(CONVT_PARAM_STRIDES, S);
+    layer.set_int(CONVT_PARAM_DATA_FORMAT, format);
+    layer.init_weights(C, 1);
+    const auto shape = layer.output_shape(1, 100);
+    const auto r =
+        layer.prepare_call<float>(1, 100, format == CONVT_CHANNELS_FIRST ? shape[2] : shape[1]);
+    return convt::detail::tapsum_applies(r.view, r.plan, 100);
+  };
+  const bool avx512 = convt::detail::cpu_has_avx512f();
+  CHECK(applies(48, 1, 4, CONVT_CHANNELS_FIRST) == avx512);  // Demucs' last layer
+  CHECK(applies(48, 15, 8, CONVT_CHANNELS_FIRST) == avx512);
+  CHECK_FALSE(applies(48, 16, 4, CONVT_CHANNELS_FIRST));  // the fused kernel's
+  CHECK_FALSE(applies(48, 1, 3, CONVT_CHANNELS_FIRST));   // 3 does not divide 16
+  CHECK_FALSE(applies(48, 1, 4, CONVT_CHANNELS_LAST));
+  CHECK_FALSE(applies(4, 1, 4, CONVT_CHANNELS_FIRST));  // the direct kernel's
 }

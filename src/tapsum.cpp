@@ -1,0 +1,211 @@
+#include "tapsum.hpp"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "checked.hpp"
+#include "direct.hpp"
+#include "owned.hpp"
+#include "signal.hpp"
+#include "simd.hpp"
+
+namespace convt::detail {
+namespace {
+
+constexpr int64_t kOutputBlock = 1024;  // output steps per block: its tap sums stay in L1/L2
+constexpr int64_t kMaxFilters = 15;     // from 16 filters per group, the fused kernel's
+constexpr int kTapGroup = 8;            // taps summed per pass over the channels
+
+struct TapsumUnit {
+  int64_t item, group, j0, j1;
+};
+
+// Units: (item, group, a run of output steps), enough to feed the threads.
+std::vector<TapsumUnit> tapsum_units(int64_t batch, int64_t groups, int64_t out_steps,
+                                     int64_t threads) {
+  const int64_t chunks = std::clamp<int64_t>((4 * threads + batch * groups - 1) / (batch * groups),
+                                             1, std::max<int64_t>(out_steps / kOutputBlock, 1));
+  std::vector<TapsumUnit> units;
+  units.reserve(static_cast<size_t>(checked_mul(batch * groups, chunks, "tap-sum units")));
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t c = 0; c < chunks; ++c)
+        units.push_back({n, g, out_steps * c / chunks, out_steps * (c + 1) / chunks});
+  return units;
+}
+
+// Input steps one block's outputs can draw on, before clamping to the signal: at most
+// (block - 1 + S - 1) / S + 1 + (K - 1) * D / S + 1.
+int64_t block_rows(const SignalPlan& p) {
+  return (kOutputBlock + p.strides - 1) / p.strides + 2 +
+         checked_mul(p.kernel_size - 1, p.dilation, "kernel reach") / p.strides;
+}
+
+// z[t - t0][i - i0] = sum over c' < depth of x[c' * ldx + i] * w[c' * K + t] for taps
+// [t0, t0 + nt) and steps [i0, i1); NT >= nt registers' worth of taps.
+template <int NT>
+CONVT_TARGET_AVX512 void tap_sums(const float* x, int64_t ldx, int64_t depth, const float* w,
+                                  int64_t K, int64_t t0, int64_t nt, int64_t i0, int64_t i1,
+                                  float* z, int64_t ldz) noexcept {
+  for (int64_t i = i0; i < i1; i += 32) {
+    const int64_t n = std::min<int64_t>(32, i1 - i);
+    const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1u);
+    const __mmask16 m1 = static_cast<__mmask16>(n >= 32   ? 0xFFFF
+                                                : n <= 16 ? 0u
+                                                          : (1u << (n - 16)) - 1u);
+    __m512 acc0[NT], acc1[NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < depth; ++c) {
+      const __m512 x0 = _mm512_maskz_loadu_ps(m0, x + c * ldx + i);
+      const __m512 x1 = _mm512_maskz_loadu_ps(m1, x + c * ldx + i + 16);
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) {
+        const __m512 wt = _mm512_set1_ps(t < nt ? w[c * K + t0 + t] : 0.0f);
+        acc0[t] = _mm512_fmadd_ps(x0, wt, acc0[t]);
+        acc1[t] = _mm512_fmadd_ps(x1, wt, acc1[t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) {
+      if (t >= nt) continue;
+      _mm512_mask_storeu_ps(z + t * ldz + (i - i0), m0, acc0[t]);
+      _mm512_mask_storeu_ps(z + t * ldz + (i - i0) + 16, m1, acc1[t]);
+    }
+  }
+}
+
+// One unit, one filter: y[j] for j in [j0, j1), from x (the group's channels of one item).
+CONVT_TARGET_AVX512 void tapsum_filter(const SignalPlan& p, const float* x, int64_t depth,
+                                       const float* w, float bias, float* y, int64_t j0, int64_t j1,
+                                       float* z, int64_t ldz) noexcept {
+  const int64_t S = p.strides, P = p.crop_begin, K = p.kernel_size, L = p.steps;
+  // Per slot: the gather's offsets (tap row + step within the vector's window) and lanes.
+  __m512i offset[SignalPlan::kMaxSlots], back[SignalPlan::kMaxSlots];
+  __mmask16 has[SignalPlan::kMaxSlots];
+  for (int u = 0; u < p.slots; ++u) {
+    alignas(64) int32_t off[16], q[16];
+    has[u] = 0;
+    for (int k = 0; k < 16; ++k) {
+      const int32_t t = p.tap[static_cast<size_t>(u)][static_cast<size_t>(k)];
+      // index = k / S - q + q_max: the step is (o0 + P) / S + k / S - q.
+      q[k] = static_cast<int32_t>(k / S + p.q_max) -
+             p.index[static_cast<size_t>(u)][static_cast<size_t>(k)];
+      off[k] = t < 0 ? 0 : static_cast<int32_t>(t * ldz + k / S) - q[k];
+      if (t >= 0) has[u] = static_cast<__mmask16>(has[u] | (1u << k));
+    }
+    offset[u] = _mm512_load_si512(off);
+    alignas(64) int32_t step[16];
+    for (int k = 0; k < 16; ++k) step[k] = static_cast<int32_t>(k / S) - q[k];
+    back[u] = _mm512_load_si512(step);
+  }
+  const __m512 b = _mm512_set1_ps(bias);
+  // Vectors start where (o0 + P) % S == 0: lane k is then phase k % S.
+  const int64_t first = j0 - (j0 + P) % S;
+  for (int64_t ob = first; ob < j1; ob += kOutputBlock) {
+    const int64_t oe = std::min(ob + kOutputBlock, j1);
+    // Steps this block reads: from (ob + P) / S - q_max to (oe - 1 + P) / S, in the signal.
+    const int64_t i0 = std::clamp<int64_t>((ob + P) / S - p.q_max, 0, L);
+    const int64_t i1 = std::clamp<int64_t>((oe - 1 + P) / S + 1, 0, L);
+    for (int64_t t0 = 0; t0 < K; t0 += kTapGroup) {
+      const int64_t nt = std::min<int64_t>(kTapGroup, K - t0);
+      float* zt = z + t0 * ldz;
+      if (nt > 4) {
+        tap_sums<kTapGroup>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
+      } else if (nt > 2) {
+        tap_sums<4>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
+      } else if (nt > 1) {
+        tap_sums<2>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
+      } else {
+        tap_sums<1>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
+      }
+    }
+    for (int64_t o0 = ob; o0 < oe; o0 += 16) {
+      const int64_t m = (o0 + P) / S;  // the vector's first step
+      const __m512i m_vec = _mm512_set1_epi32(static_cast<int32_t>(m));
+      __m512 acc = b;
+      for (int u = 0; u < p.slots; ++u) {
+        const __m512i step = _mm512_add_epi32(m_vec, back[u]);
+        const __mmask16 in =
+            has[u] & _mm512_cmpge_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i0))) &
+            _mm512_cmplt_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i1)));
+        const __m512i at =
+            _mm512_add_epi32(offset[u], _mm512_set1_epi32(static_cast<int32_t>(m - i0)));
+        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, at, z, 4);
+        acc = _mm512_mask_add_ps(acc, in, acc, v);
+      }
+      if (o0 >= j0 && o0 + 16 <= oe) {
+        _mm512_storeu_ps(y + o0, acc);
+      } else {  // a partial vector: only [max(o0, j0), min(o0 + 16, oe))
+        alignas(64) float out[16];
+        _mm512_store_ps(out, acc);
+        for (int64_t j = std::max(o0, j0); j < std::min(o0 + 16, oe); ++j) y[j] = out[j - o0];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool tapsum_applies(const LayerView<float>& v, const OutputPlan& plan, int64_t steps) {
+  SignalPlan p;
+  return !v.channels_last && !use_direct_path(v.dims) &&
+         v.dims.filters_per_group() <= kMaxFilters && steps < (int64_t{1} << 30) &&
+         make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
+}
+
+int64_t tapsum_workspace_bytes(const LayerView<float>& v, const OutputPlan& plan, int64_t batch,
+                               int64_t steps, int64_t threads) {
+  SignalPlan p;
+  make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
+  const int64_t used = std::min<int64_t>(
+      threads,
+      static_cast<int64_t>(tapsum_units(batch, v.dims.groups, plan.out_steps, threads).size()));
+  const int64_t per_thread =
+      checked_add(checked_mul(v.dims.kernel_size, block_rows(p), "tap sums"),
+                  checked_mul(v.dims.channels_per_group(), v.dims.kernel_size, "filter weights"),
+                  "tap-sum workspace");
+  return checked_mul(checked_mul(per_thread, used, "tap-sum workspace"), sizeof(float),
+                     "tap-sum workspace");
+}
+
+void run_tapsum(const LayerView<float>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
+                const float* input, float* output, int64_t threads) {
+  const KernelDims& d = v.dims;
+  SignalPlan p;
+  make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
+  const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size, L_out = plan.out_steps;
+  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group();
+  const std::vector<TapsumUnit> units = tapsum_units(batch, d.groups, L_out, threads);
+  const int64_t used = std::min<int64_t>(threads, static_cast<int64_t>(units.size()));
+  const int64_t ldz = block_rows(p);
+  const int64_t per_thread = K * ldz + Cg * K;
+  // All allocation happens before the first write to `output`.
+  std::vector<float> work(static_cast<size_t>(per_thread * used));
+
+#pragma omp parallel for num_threads(used) schedule(dynamic, 1)
+  for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
+    const TapsumUnit& un = units[static_cast<size_t>(u)];
+    float* z = work.data() + omp_get_thread_num() * per_thread;
+    float* w = z + K * ldz;  // w[c'][t]: this filter's weights
+    const float* x = input + (un.item * C + un.group * Cg) * steps;
+    for (int64_t o = 0; o < Fg; ++o) {
+      const int64_t filter = un.group * Fg + o;
+      for (int64_t c = 0; c < Cg; ++c) {
+        for (int64_t t = 0; t < K; ++t) {
+          w[c * K + t] =
+              v.packed[un.group * d.group_elements() + c * d.row_length() + d.packed_column(t, o)];
+        }
+      }
+      tapsum_filter(p, x, Cg, w, v.bias == nullptr ? 0.0f : v.bias[filter],
+                    output + (un.item * F + filter) * L_out, un.j0, un.j1, z, ldz);
+    }
+    activate_owned(v.activation, v.alpha, output, false, F, L_out, un.group * Fg, Fg,
+                   un.item * L_out + un.j0, un.item * L_out + un.j1);
+  }
+}
+
+}  // namespace convt::detail

@@ -1,0 +1,28 @@
+// The tap-sum kernel, for channels_first float32 layers with fewer than 16 filters per group
+// on the GEMM path (such as a 48 -> 1 channel output layer), on CPUs with AVX-512F, when the
+// stride divides 16. Such a GEMM has only kernel_size * filters/groups columns, too few for
+// OpenBLAS. Instead, for each filter and block of output steps: first each tap's sum over the
+// group's channels, z[t][i] = sum over c' of x[c'][i] * W[c'][t][o], vectorized along time;
+// then each output gathers its taps' sums, bias + z[t][(j + P_b - t*D) / S] over the taps of
+// its phase in ascending order -- 16 outputs per gather and masked add, so every output is
+// computed the same way wherever its block starts.
+#pragma once
+
+#include <cstdint>
+
+#include "view.hpp"
+
+namespace convt::detail {
+
+// Whether the kernel applies to this call (layer, data format, CPU).
+bool tapsum_applies(const LayerView<float>& v, const OutputPlan& plan, int64_t steps);
+
+// Same contract as run_forward_gemm (forward.hpp), on up to `threads` threads.
+void run_tapsum(const LayerView<float>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
+                const float* input, float* output, int64_t threads);
+
+// Bytes run_tapsum allocates (without the activation's scratch).
+int64_t tapsum_workspace_bytes(const LayerView<float>& v, const OutputPlan& plan, int64_t batch,
+                               int64_t steps, int64_t threads);
+
+}  // namespace convt::detail
