@@ -58,10 +58,11 @@ void col2im_by_tap(const ColumnMap& m, int64_t i0, int64_t rows, const T* cols, 
           std::clamp<int64_t>(lo > b ? (lo - b + m.strides - 1) / m.strides : 0, 0, count);
       const int64_t r1 =
           std::clamp<int64_t>(hi > b ? (hi - b + m.strides - 1) / m.strides : 0, 0, count);
+      if (r0 >= r1) continue;  // no target: form no pointer outside the output
       for (int64_t o = 0; o < m.filters; ++o) {
-        const T* src = cols + (t * m.filters + o) * rows + first;
-        T* target = y_item + o * m.filter_stride + b * m.step_stride;
-        for (int64_t r = r0; r < r1; ++r) target[r * step] += src[r];
+        const T* src = cols + (t * m.filters + o) * rows + first + r0;
+        T* target = y_item + o * m.filter_stride + (b + r0 * m.strides) * m.step_stride;
+        for (int64_t r = 0; r < r1 - r0; ++r) target[r * step] += src[r];
       }
     }
     first += count;

@@ -359,19 +359,39 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   }
 }
 
+namespace {
+
+enum class Kernel { direct, tapsum, gemm };  // gemm: fused.hpp's where the layer has panels
+
+// The one place that picks a forward kernel (the header's "How it computes" states the rule).
+template <typename T>
+Kernel choose_kernel(const LayerView<T>& v, const OutputPlan& plan, int64_t steps) {
+  if (use_direct_path(v.dims)) return Kernel::direct;
+  if constexpr (std::is_same_v<T, float>) {
+    if (tapsum_applies(v, plan, steps)) return Kernel::tapsum;
+  }
+  return Kernel::gemm;
+}
+
+}  // namespace
+
 template <typename T>
 int64_t forward_workspace_bytes(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
                                 int64_t steps) {
   const int64_t act_len = v.channels_last ? v.dims.filters : plan.out_steps;
   const int64_t scratch =
       activation_scratch_doubles(v.activation, act_len) * static_cast<int64_t>(sizeof(double));
-  if (use_direct_path(v.dims)) {
-    return direct_workspace_bytes(v, plan, batch, thread_count(v, batch, steps)) + scratch;
-  }
-  if constexpr (std::is_same_v<T, float>) {
-    if (tapsum_applies(v, plan, steps)) {
-      return tapsum_workspace_bytes(v, plan, batch, steps, thread_count(v, batch, steps)) + scratch;
-    }
+  const int64_t threads = thread_count(v, batch, steps);
+  switch (choose_kernel(v, plan, steps)) {
+    case Kernel::direct:
+      return direct_workspace_bytes(v, plan, batch, threads) + scratch;
+    case Kernel::tapsum:
+      if constexpr (std::is_same_v<T, float>) {
+        return tapsum_workspace_bytes(v, plan, batch, steps, threads) + scratch;
+      }
+      break;
+    case Kernel::gemm:
+      break;
   }
   const GemmPlan gp = plan_gemm(v, plan, batch, steps);
   return (gp.tile_elems + gp.gather_elems) * gp.threads * static_cast<int64_t>(sizeof(T)) + scratch;
@@ -383,21 +403,21 @@ void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, i
   const bool last = v.channels_last;
   const int64_t rows = last ? batch * plan.out_steps : batch * v.dims.filters;
   const int64_t row_len = last ? v.dims.filters : plan.out_steps;
-  // Allocated before either path writes: a failure leaves the output untouched.
+  // Allocated before any kernel writes: a failure leaves the output untouched.
   std::vector<double> scratch(
       static_cast<size_t>(activation_scratch_doubles(v.activation, row_len)));
-  bool done = false;
-  if constexpr (std::is_same_v<T, float>) {
-    if (!use_direct_path(v.dims) && tapsum_applies(v, plan, steps)) {
-      run_tapsum(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
-      done = true;
-    }
-  }
-  if (done) {
-  } else if (use_direct_path(v.dims)) {
-    run_direct(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
-  } else {
-    run_forward_gemm(v, plan, batch, steps, input, output);
+  switch (choose_kernel(v, plan, steps)) {
+    case Kernel::direct:
+      run_direct(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
+      break;
+    case Kernel::tapsum:
+      if constexpr (std::is_same_v<T, float>) {
+        run_tapsum(v, plan, batch, steps, input, output, thread_count(v, batch, steps));
+      }
+      break;
+    case Kernel::gemm:
+      run_forward_gemm(v, plan, batch, steps, input, output);
+      break;
   }
   if (activation_along_axis(v.activation)) {  // along the last axis: whole rows, at the end
     apply_activation(v.activation, v.alpha, output, rows, row_len, scratch.data());

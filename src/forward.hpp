@@ -1,5 +1,9 @@
-// The forward pass, after validation: GEMM into column tiles, col2im into the bias-seeded
-// output, then the activation.
+// The forward pass, after validation. run_forward picks one of four kernels by the layer's
+// shape, dtype and CPU (the rule: the header's "How it computes"): the direct kernel
+// (direct.hpp), the tap-sum kernel (tapsum.hpp), or the tiled GEMM path, which runs the fused
+// kernel (fused.hpp) where the layer has weight panels and OpenBLAS + col2im elsewhere. Each
+// computes the same numbers to rounding, for any shape; all four write the output piece by
+// piece, seeded with the bias, and activate each piece when it is finished.
 #pragma once
 
 #include <cstdint>
@@ -20,9 +24,9 @@ void run_forward(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, i
 template <typename T>
 int64_t thread_count(const LayerView<T>& v, int64_t batch, int64_t steps);
 
-// The two paths run_forward chooses between (direct.hpp states the rule); each computes the
-// same numbers to rounding, for any shape, with element-wise activations fused. Softmax-like
-// activations (along the last axis) are left to run_forward, which applies them at the end.
+// The tiled GEMM path (fused kernel or OpenBLAS + col2im), with element-wise activations
+// fused. Softmax-like activations (along the last axis) are left to run_forward, which applies
+// them at the end.
 template <typename T>
 void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                       const T* input, T* output);
