@@ -27,16 +27,17 @@ constexpr int64_t kOutputRunBytes = int64_t{256} * 1024;
 constexpr int64_t kRunWeightBytes = int64_t{8} * 1024 * 1024;
 constexpr int64_t kScratchRunBytes = int64_t{1024} * 1024;
 
-// For one register block: acc = a (depth x 12, a[c][r] at a + c*lda + r) * b (depth x 32 panel
+// For one register block: acc = a (depth x MR, a[c][r] at a + c*lda + r) * b (depth x 32 panel
 // slice), then row r's target [0 .. 32) += acc[r] under the filter masks. The targets are
-// y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters.
-template <int NV, bool kLinear>
+// y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters;
+// MR = 4 or 8 for blocks whose last rows have no target (a tile's last rows, an item's edge).
+template <int NV, bool kLinear, int MR>
 CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const float* b, int64_t depth,
                                         float* y0, int64_t step, float* const* out, __mmask16 m0,
                                         __mmask16 m1) noexcept {
-  __m512 acc0[kRows], acc1[kRows];
+  __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 12
-  for (int r = 0; r < kRows; ++r) {
+  for (int r = 0; r < MR; ++r) {
     acc0[r] = _mm512_setzero_ps();
     acc1[r] = _mm512_setzero_ps();
   }
@@ -45,14 +46,14 @@ CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const float
     const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
     const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
 #pragma GCC unroll 12
-    for (int r = 0; r < kRows; ++r) {
+    for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(a[c * lda + r]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
       if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
   }
 #pragma GCC unroll 12
-  for (int r = 0; r < kRows; ++r) {
+  for (int r = 0; r < MR; ++r) {
     float* y = kLinear ? y0 + r * step : out[r];
     if (!kLinear && y == nullptr) continue;
     _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc0[r]));
@@ -332,10 +333,15 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           const int64_t filters = std::min(kPanelWidth, bw - h * kPanelWidth);
           const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
           const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
-          const auto run = [&](auto nv, auto linear, const float* ap, const float* b, int64_t depth,
+          const auto run = [&](auto linear, auto mr, const float* ap, const float* b, int64_t depth,
                                float* y0, float* const* out) {
-            register_block<decltype(nv)::value, decltype(linear)::value>(ap, lda, b, depth, y0,
-                                                                         S * ld, out, m0, m1);
+            constexpr bool kLinear = decltype(linear)::value;
+            constexpr int kMr = decltype(mr)::value;
+            if (filters > 16) {
+              register_block<2, kLinear, kMr>(ap, lda, b, depth, y0, S * ld, out, m0, m1);
+            } else {
+              register_block<1, kLinear, kMr>(ap, lda, b, depth, y0, S * ld, out, m0, m1);
+            }
           };
           for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
             const int64_t depth = std::min(kDepthSlice, Cg - c0);
@@ -349,30 +355,28 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
                   lo[first] == lo[last] && hi[first] == hi[last] && j0 >= lo[first] &&
                   j0 + last_offset < hi[first]) {
                 float* y0 = yb + (j0 - origin) * ld + h * kPanelWidth;
-                if (filters > 16) {
-                  run(std::integral_constant<int, 2>(), std::true_type(), ap, b, depth, y0,
-                      nullptr);
-                } else {
-                  run(std::integral_constant<int, 1>(), std::true_type(), ap, b, depth, y0,
-                      nullptr);
-                }
+                run(std::true_type(), std::integral_constant<int, kRows>(), ap, b, depth, y0,
+                    nullptr);
                 continue;
               }
               float* out[kRows];
-              bool any = false;
+              int rows_hit = 0;  // one past the last row with a target
               for (int r = 0; r < kRows; ++r) {
                 const int64_t row = first + r;
                 const int64_t j = row <= last ? base[row] + t * m.dilation : -1;
                 const bool hit = row <= last && j >= lo[row] && j < hi[row];
                 out[r] = hit ? yb + (j - origin) * ld + h * kPanelWidth : nullptr;
-                any = any || hit;
+                if (hit) rows_hit = r + 1;
               }
-              if (!any) continue;
-              if (filters > 16) {
-                run(std::integral_constant<int, 2>(), std::false_type(), ap, b, depth, nullptr,
+              if (rows_hit == 0) continue;
+              if (rows_hit <= 4) {
+                run(std::false_type(), std::integral_constant<int, 4>(), ap, b, depth, nullptr,
+                    out);
+              } else if (rows_hit <= 8) {
+                run(std::false_type(), std::integral_constant<int, 8>(), ap, b, depth, nullptr,
                     out);
               } else {
-                run(std::integral_constant<int, 1>(), std::false_type(), ap, b, depth, nullptr,
+                run(std::false_type(), std::integral_constant<int, kRows>(), ap, b, depth, nullptr,
                     out);
               }
             }
