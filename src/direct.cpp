@@ -41,25 +41,22 @@ std::vector<Phase> phases_of(const Geometry& g) {
   return phases;
 }
 
-struct DirectUnit {
-  int64_t item, group, j0, j1;
-};
+using DirectUnit = OutputUnit;
 
-// Units: (item, group, a run of output steps), enough of them to feed the threads.
-std::vector<DirectUnit> direct_units(int64_t batch, int64_t groups, int64_t out_steps,
-                                     int64_t threads) {
+}  // namespace
+
+std::vector<OutputUnit> output_units(int64_t batch, int64_t groups, int64_t out_steps,
+                                     int64_t threads, int64_t min_steps) {
   const int64_t chunks = std::clamp<int64_t>((4 * threads + batch * groups - 1) / (batch * groups),
-                                             1, std::max<int64_t>(out_steps / kStepBlock, 1));
-  std::vector<DirectUnit> units;
-  units.reserve(static_cast<size_t>(checked_mul(batch * groups, chunks, "direct units")));
+                                             1, std::max<int64_t>(out_steps / min_steps, 1));
+  std::vector<OutputUnit> units;
+  units.reserve(static_cast<size_t>(checked_mul(batch * groups, chunks, "output units")));
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t g = 0; g < groups; ++g)
       for (int64_t c = 0; c < chunks; ++c)
         units.push_back({n, g, out_steps * c / chunks, out_steps * (c + 1) / chunks});
   return units;
 }
-
-}  // namespace
 
 bool use_direct_path(const KernelDims& d) noexcept {
   return d.channels_per_group() <= kDirectMaxChannels &&
@@ -208,7 +205,7 @@ DirectPlan plan_direct(const KernelDims& d, bool channels_last, int64_t strides,
                        int64_t out_steps, int64_t threads) {
   DirectPlan p;
   p.by_position = channels_last && d.in_channels > 1;
-  p.units = direct_units(batch, p.by_position ? 1 : d.groups, out_steps, threads);
+  p.units = output_units(batch, p.by_position ? 1 : d.groups, out_steps, threads, kStepBlock);
   p.threads = std::min<int64_t>(threads, static_cast<int64_t>(p.units.size()));
   if (p.by_position) {
     p.weight_elems =

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "view.hpp"
 
@@ -18,6 +19,17 @@ inline constexpr int64_t kDirectMaxChannels = 8;
 inline constexpr int64_t kDirectMaxChannelProduct = 64;
 
 bool use_direct_path(const KernelDims& d) noexcept;
+
+// A piece of the output that kernels computing outputs one by one give a thread: steps
+// [j0, j1) of one item's filters in one group.
+struct OutputUnit {
+  int64_t item, group, j0, j1;
+};
+
+// Units (item, group, a run of at least min_steps output steps where the output is that long),
+// about four per thread.
+std::vector<OutputUnit> output_units(int64_t batch, int64_t groups, int64_t out_steps,
+                                     int64_t threads, int64_t min_steps);
 
 // Same contract as run_forward_gemm (forward.hpp), on up to `threads` threads.
 template <typename T>

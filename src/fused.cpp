@@ -111,6 +111,16 @@ CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void transpose16(__m51
   for (int c = 0; c < 16; ++c) v[c] = t[c];
 }
 
+// v[c] = column c of the 16 x 16 block at src (ld ld): rows past `rows` and columns outside
+// `columns` read as zero.
+CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void load_transposed(
+    const float* src, int64_t ld, int64_t rows, __mmask16 columns, __m512* v) noexcept {
+  for (int r = 0; r < 16; ++r) {
+    v[r] = r < rows ? _mm512_maskz_loadu_ps(columns, src + r * ld) : _mm512_setzero_ps();
+  }
+  transpose16(v);
+}
+
 // a[c][row] = x[row][c] for row < rows and c < depth (ld lda), rows up to lda zero: a
 // channels_last input tile made channel-major, so that a register block's 12 rows of one
 // channel are contiguous.
@@ -118,13 +128,12 @@ CONVT_TARGET_AVX512 void transpose_tile(const float* x, int64_t ldx, int64_t row
                                         float* a, int64_t lda) noexcept {
   for (int64_t r0 = 0; r0 < lda; r0 += 16) {
     for (int64_t c0 = 0; c0 < depth; c0 += 16) {
-      const __mmask16 cm = mask_of(depth - c0);
       __m512 v[16];
-      for (int r = 0; r < 16; ++r) {
-        v[r] = r0 + r < rows ? _mm512_maskz_loadu_ps(cm, x + (r0 + r) * ldx + c0)
-                             : _mm512_setzero_ps();
+      if (r0 < rows) {
+        load_transposed(x + r0 * ldx + c0, ldx, rows - r0, mask_of(depth - c0), v);
+      } else {  // padding rows: zero, without forming a pointer past the input
+        for (__m512& z : v) z = _mm512_setzero_ps();
       }
-      transpose16(v);
       for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
         _mm512_storeu_ps(a + c * lda + r0, v[c - c0]);
       }
@@ -141,11 +150,7 @@ CONVT_TARGET_AVX512 void transpose_add(const float* s, int64_t ld_s, int64_t pos
     for (int64_t p0 = 0; p0 < positions; p0 += 16) {
       const __mmask16 pm = mask_of(positions - p0);
       __m512 v[16];
-      for (int p = 0; p < 16; ++p) {
-        v[p] = p0 + p < positions ? _mm512_maskz_loadu_ps(fm, s + (p0 + p) * ld_s + f0)
-                                  : _mm512_setzero_ps();
-      }
-      transpose16(v);
+      load_transposed(s + p0 * ld_s + f0, ld_s, positions - p0, fm, v);
       for (int64_t f = f0; f < std::min(f0 + 16, filters); ++f) {
         float* row = y + f * ld_y + p0;
         _mm512_mask_storeu_ps(row, pm, _mm512_add_ps(_mm512_maskz_loadu_ps(pm, row), v[f - f0]));

@@ -19,24 +19,6 @@ constexpr int64_t kOutputBlock = 1024;  // output steps per block: its tap sums 
 constexpr int64_t kMaxFilters = 15;     // from 16 filters per group, the fused kernel's
 constexpr int kTapGroup = 8;            // taps summed per pass over the channels
 
-struct TapsumUnit {
-  int64_t item, group, j0, j1;
-};
-
-// Units: (item, group, a run of output steps), enough to feed the threads.
-std::vector<TapsumUnit> tapsum_units(int64_t batch, int64_t groups, int64_t out_steps,
-                                     int64_t threads) {
-  const int64_t chunks = std::clamp<int64_t>((4 * threads + batch * groups - 1) / (batch * groups),
-                                             1, std::max<int64_t>(out_steps / kOutputBlock, 1));
-  std::vector<TapsumUnit> units;
-  units.reserve(static_cast<size_t>(checked_mul(batch * groups, chunks, "tap-sum units")));
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t g = 0; g < groups; ++g)
-      for (int64_t c = 0; c < chunks; ++c)
-        units.push_back({n, g, out_steps * c / chunks, out_steps * (c + 1) / chunks});
-  return units;
-}
-
 // Input steps one block's outputs can draw on, before clamping to the signal: at most
 // (block - 1 + S - 1) / S + 1 + (K - 1) * D / S + 1.
 int64_t block_rows(const SignalPlan& p) {
@@ -163,7 +145,8 @@ int64_t tapsum_workspace_bytes(const LayerView<float>& v, const OutputPlan& plan
   make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
   const int64_t used = std::min<int64_t>(
       threads,
-      static_cast<int64_t>(tapsum_units(batch, v.dims.groups, plan.out_steps, threads).size()));
+      static_cast<int64_t>(
+          output_units(batch, v.dims.groups, plan.out_steps, threads, kOutputBlock).size()));
   const int64_t per_thread =
       checked_add(checked_mul(v.dims.kernel_size, block_rows(p), "tap sums"),
                   checked_mul(v.dims.channels_per_group(), v.dims.kernel_size, "filter weights"),
@@ -179,7 +162,7 @@ void run_tapsum(const LayerView<float>& v, const OutputPlan& plan, int64_t batch
   make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
   const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size, L_out = plan.out_steps;
   const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group();
-  const std::vector<TapsumUnit> units = tapsum_units(batch, d.groups, L_out, threads);
+  const std::vector<OutputUnit> units = output_units(batch, d.groups, L_out, threads, kOutputBlock);
   const int64_t used = std::min<int64_t>(threads, static_cast<int64_t>(units.size()));
   const int64_t ldz = block_rows(p);
   const int64_t per_thread = K * ldz + Cg * K;
@@ -188,7 +171,7 @@ void run_tapsum(const LayerView<float>& v, const OutputPlan& plan, int64_t batch
 
 #pragma omp parallel for num_threads(used) schedule(dynamic, 1)
   for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
-    const TapsumUnit& un = units[static_cast<size_t>(u)];
+    const OutputUnit& un = units[static_cast<size_t>(u)];
     float* z = work.data() + omp_get_thread_num() * per_thread;
     float* w = z + K * ldz;  // w[c'][t]: this filter's weights
     const float* x = input + (un.item * C + un.group * Cg) * steps;

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <initializer_list>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -217,18 +219,28 @@ TEST_CASE(
   CHECK_FALSE(direct(16, 32, 1));
 }
 
+namespace {
+
+// A layer of F filters and K taps with these int parameters and weights for C input channels.
+std::unique_ptr<convt::detail::Layer> layer_with(
+    int64_t F, int64_t K, std::initializer_list<std::pair<convt_param, int64_t>> params,
+    int64_t C) {
+  auto layer = std::make_unique<convt::detail::Layer>(F, K);
+  for (const auto& [param, value] : params) layer->set_int(param, value);
+  layer->init_weights(C, 1);
+  return layer;
+}
+
+}  // namespace
+
 TEST_CASE(
     "the fused kernel is chosen exactly for float32 GEMM-path layers with at least 16 filters "
     "per group on CPUs with AVX-512F",
     "[forward][fused]") {
-  using convt::detail::Layer;
   const auto panels = [](int64_t C, int64_t F, int64_t G, int32_t dtype) {
-    Layer layer(F, 3);
-    layer.set_int(CONVT_PARAM_GROUPS, G);
-    layer.set_int(CONVT_PARAM_DTYPE, dtype);
-    layer.init_weights(C, 1);
-    return dtype == CONVT_DTYPE_FLOAT32 ? layer.view<float>().panels != nullptr
-                                        : layer.view<double>().panels != nullptr;
+    const auto layer = layer_with(F, 3, {{CONVT_PARAM_GROUPS, G}, {CONVT_PARAM_DTYPE, dtype}}, C);
+    return dtype == CONVT_DTYPE_FLOAT32 ? layer->view<float>().panels != nullptr
+                                        : layer->view<double>().panels != nullptr;
   };
   const bool avx512 = convt::detail::cpu_has_avx512f();
   INFO("AVX-512F: " << avx512);
@@ -288,15 +300,12 @@ TEST_CASE(
     "the tap-sum kernel is chosen for channels_first float32 GEMM-path layers with fewer than 16 "
     "filters per group and a stride dividing 16, on CPUs with AVX-512F",
     "[forward][tapsum]") {
-  using convt::detail::Layer;
   const auto applies = [](int64_t C, int64_t F, int64_t S, int32_t format) {
-    Layer layer(F, 8);
-    layer.set_int(CONVT_PARAM_STRIDES, S);
-    layer.set_int(CONVT_PARAM_DATA_FORMAT, format);
-    layer.init_weights(C, 1);
-    const auto shape = layer.output_shape(1, 100);
+    const auto layer =
+        layer_with(F, 8, {{CONVT_PARAM_STRIDES, S}, {CONVT_PARAM_DATA_FORMAT, format}}, C);
+    const auto shape = layer->output_shape(1, 100);
     const auto r =
-        layer.prepare_call<float>(1, 100, format == CONVT_CHANNELS_FIRST ? shape[2] : shape[1]);
+        layer->prepare_call<float>(1, 100, format == CONVT_CHANNELS_FIRST ? shape[2] : shape[1]);
     return convt::detail::tapsum_applies(r.view, r.plan, 100);
   };
   const bool avx512 = convt::detail::cpu_has_avx512f();
