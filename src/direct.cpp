@@ -91,7 +91,8 @@ void direct_by_time(const LayerView<T>& v, const OutputPlan& plan, const std::ve
   const T* w = v.packed + un.group * Cg * row;
   if constexpr (std::is_same_v<T, float>) {
     SignalPlan sp;
-    if (Cg == 1 && Fg == 1 && ys == 1 && make_signal_plan(v.geometry, P, L, &sp)) {
+    if (Cg == 1 && Fg == 1 && ys == 1 && !v.portable_only &&
+        make_signal_plan(v.geometry, P, L, &sp)) {
       float taps[kMaxSignalTaps];
       for (int64_t t = 0; t < d.kernel_size; ++t) taps[t] = w[d.packed_column(t, 0)];
       signal_forward(sp, x, taps, v.bias == nullptr ? 0.0f : v.bias[un.group], y, un.j0, un.j1);

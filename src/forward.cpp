@@ -167,7 +167,8 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   const int64_t C = d.in_channels, G = d.groups, K = d.kernel_size;
   const int64_t Cg = d.channels_per_group(), L_out = plan.out_steps;
   const int64_t row_len = d.row_length(), blocks = d.block_count();
-  gp.tiling = make_tiling(d, last, v.panels != nullptr, batch, steps, sizeof(T));
+  gp.tiling =
+      make_tiling(d, last, v.panels != nullptr && !v.portable_only, batch, steps, sizeof(T));
   const Tiling& tl = gp.tiling;
   const int64_t threads_wanted = thread_count(v, batch, steps);
   for (auto [value, what] : {std::pair{tl.tile, "GEMM rows"},

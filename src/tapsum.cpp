@@ -134,7 +134,7 @@ CONVT_TARGET_AVX512 void tapsum_filter(const SignalPlan& p, const float* x, int6
 
 bool tapsum_applies(const LayerView<float>& v, const OutputPlan& plan, int64_t steps) {
   SignalPlan p;
-  return !v.channels_last && !use_direct_path(v.dims) &&
+  return !v.portable_only && !v.channels_last && !use_direct_path(v.dims) &&
          v.dims.filters_per_group() <= kMaxFilters && steps < (int64_t{1} << 30) &&
          make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
 }

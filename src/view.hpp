@@ -20,7 +20,10 @@ struct LayerView {
   int64_t num_threads = 0;    // 0 = all cores
   const T* packed = nullptr;  // packing.hpp's layout
   const T* panels = nullptr;  // fused.hpp's layout, or nullptr: the fused kernel is not used
-  const T* bias = nullptr;    // filters values, or nullptr without bias
+  // Only the portable kernels (direct, OpenBLAS + col2im), as on a CPU without AVX-512: for
+  // tests of those kernels on any machine.
+  bool portable_only = false;
+  const T* bias = nullptr;  // filters values, or nullptr without bias
 };
 
 // A validated call: the view, the output's crop and length, and the input's size.

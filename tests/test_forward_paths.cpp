@@ -176,11 +176,11 @@ TEST_CASE(
     for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
       check_path_against_reference<float>(
           c, format, [](auto&&... a) { convt::detail::run_forward_gemm(a...); });
-      // Without panels, float32 channels_last takes OpenBLAS + col2im, as on CPUs without
-      // AVX-512 (with them, the line above ran the fused kernel where its rule applies).
+      // The portable kernels, as on CPUs without AVX-512 (with them, the lines above and
+      // below run the fused, signal and tap-sum kernels where their rules apply).
       check_path_against_reference<float>(c, format, [](auto v, auto&&... a) {
-        v.panels = nullptr;
-        convt::detail::run_forward_gemm(v, a...);
+        v.portable_only = true;
+        convt::detail::run_forward(v, a...);
       });
       check_path_against_reference<double>(
           c, format, [](auto&&... a) { convt::detail::run_forward_gemm(a...); });
@@ -315,4 +315,41 @@ TEST_CASE(
   CHECK_FALSE(applies(48, 1, 3, CONVT_CHANNELS_FIRST));   // 3 does not divide 16
   CHECK_FALSE(applies(48, 1, 4, CONVT_CHANNELS_LAST));
   CHECK_FALSE(applies(4, 1, 4, CONVT_CHANNELS_FIRST));  // the direct kernel's
+}
+
+TEST_CASE("the portable kernels alone are bitwise identical for every NUM_THREADS",
+          "[forward][threads]") {
+  for (const Case& c : cases()) {
+    for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
+      INFO(describe(c, format));
+      std::mt19937_64 rng(11);
+      const auto layer = layer_with(c.F, c.K,
+                                    {{CONVT_PARAM_STRIDES, c.S},
+                                     {CONVT_PARAM_DILATION_RATE, c.D},
+                                     {CONVT_PARAM_GROUPS, c.G},
+                                     {CONVT_PARAM_PADDING, c.padding},
+                                     {CONVT_PARAM_PAD_BEGIN, c.pad_begin},
+                                     {CONVT_PARAM_PAD_END, c.pad_end},
+                                     {CONVT_PARAM_ACTIVATION, c.activation},
+                                     {CONVT_PARAM_DATA_FORMAT, format}},
+                                    c.C);
+      const auto shape = layer->output_shape(c.N, c.L);
+      const int64_t out_steps = format == CONVT_CHANNELS_LAST ? shape[1] : shape[2];
+      const auto x = random_values<float>(rng, c.N * c.L * c.C, 1.0);
+      auto r = layer->prepare_call<float>(c.N, c.L, out_steps);
+      r.view.portable_only = true;
+      std::vector<float> first;
+      for (int64_t threads : {1, 2, 3}) {
+        INFO("num_threads " << threads);
+        r.view.num_threads = threads;
+        std::vector<float> y(static_cast<size_t>(c.N * c.F * out_steps));
+        convt::detail::run_forward(r.view, r.plan, c.N, c.L, x.data(), y.data());
+        if (first.empty()) {
+          first = y;
+        } else {
+          CHECK(std::memcmp(y.data(), first.data(), y.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
 }
