@@ -162,6 +162,11 @@ CONVT_TARGET_AVX512 void transpose_add(const float* s, int64_t ld_s, int64_t pos
 
 }  // namespace
 
+void transpose_to_channels(const float* x, int64_t ldx, int64_t rows, int64_t depth, float* a,
+                           int64_t lda) noexcept {
+  transpose_tile(x, ldx, rows, depth, a, lda);
+}
+
 bool cpu_has_avx512f() noexcept {
   static const bool available = [] {
     __builtin_cpu_init();

@@ -71,6 +71,12 @@ int64_t panel_offset(const KernelDims& d, int64_t group, int64_t block, int64_t 
 // panels = packed in panel order (see above).
 void pack_panels(const KernelDims& d, const float* packed, float* panels) noexcept;
 
+// a[c][row] = x[row][c] for row < rows and c < depth (ld ldx), and zero for rows up to lda
+// (a multiple of 16, >= rows; a 64-byte aligned): channels_last rows made channel-major, with
+// 16 x 16 register transposes. AVX-512F only.
+void transpose_to_channels(const float* x, int64_t ldx, int64_t rows, int64_t depth, float* a,
+                           int64_t lda) noexcept;
+
 // The input and output of a call, as the fused kernel sees them.
 struct FusedIo {
   const float* x = nullptr;  // the whole input

@@ -4,10 +4,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "checked.hpp"
 #include "direct.hpp"
+#include "fused.hpp"
 #include "owned.hpp"
 #include "signal.hpp"
 #include "simd.hpp"
@@ -27,11 +29,11 @@ int64_t block_rows(const SignalPlan& p) {
 }
 
 // z[t - t0][i - i0] = sum over c' < depth of x[c' * ldx + i] * w[c' * K + t] for taps
-// [t0, t0 + nt) and steps [i0, i1); NT >= nt registers' worth of taps.
+// [t0, t0 + NT) and steps [i0, i1).
 template <int NT>
 CONVT_TARGET_AVX512 void tap_sums(const float* x, int64_t ldx, int64_t depth, const float* w,
-                                  int64_t K, int64_t t0, int64_t nt, int64_t i0, int64_t i1,
-                                  float* z, int64_t ldz) noexcept {
+                                  int64_t K, int64_t t0, int64_t i0, int64_t i1, float* z,
+                                  int64_t ldz) noexcept {
   for (int64_t i = i0; i < i1; i += 32) {
     const int64_t n = std::min<int64_t>(32, i1 - i);
     const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1u);
@@ -46,24 +48,40 @@ CONVT_TARGET_AVX512 void tap_sums(const float* x, int64_t ldx, int64_t depth, co
       const __m512 x1 = _mm512_maskz_loadu_ps(m1, x + c * ldx + i + 16);
 #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
-        const __m512 wt = _mm512_set1_ps(t < nt ? w[c * K + t0 + t] : 0.0f);
+        const __m512 wt = _mm512_set1_ps(w[c * K + t0 + t]);
         acc0[t] = _mm512_fmadd_ps(x0, wt, acc0[t]);
         acc1[t] = _mm512_fmadd_ps(x1, wt, acc1[t]);
       }
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
-      if (t >= nt) continue;
       _mm512_mask_storeu_ps(z + t * ldz + (i - i0), m0, acc0[t]);
       _mm512_mask_storeu_ps(z + t * ldz + (i - i0) + 16, m1, acc1[t]);
     }
   }
 }
 
-// One unit, one filter: y[j] for j in [j0, j1), from x (the group's channels of one item).
-CONVT_TARGET_AVX512 void tapsum_filter(const SignalPlan& p, const float* x, int64_t depth,
-                                       const float* w, float bias, float* y, int64_t j0, int64_t j1,
-                                       float* z, int64_t ldz) noexcept {
+// Where a unit reads and writes: the group's channels of one item (channels_first: x[c][i],
+// ld steps; channels_last: x[i][c], ld C, transposed block by block into xt), and its filters'
+// outputs y[f * y_filter + j * y_step].
+struct TapsumIo {
+  const float* x = nullptr;
+  bool channels_last = false;
+  int64_t ldx = 0;              // steps (channels_first) or C (channels_last)
+  int64_t depth = 0;            // channels in the group
+  int64_t filters = 0;          // in the group
+  const float* w = nullptr;     // w[f][c'][t]
+  const float* bias = nullptr;  // the group's biases, or nullptr
+  float* y = nullptr;
+  int64_t y_filter = 0, y_step = 1;
+};
+
+// One unit: outputs [j0, j1) of every filter of the group, block by block of outputs: the
+// block's input steps (transposed first for channels_last), then per filter its tap sums and
+// its outputs.
+CONVT_TARGET_AVX512 void tapsum_unit(const SignalPlan& p, const TapsumIo& io, int64_t j0,
+                                     int64_t j1, float* z, int64_t ldz, float* xt,
+                                     int64_t ldxt) noexcept {
   const int64_t S = p.strides, P = p.crop_begin, K = p.kernel_size, L = p.steps;
   // Per slot: the gather's offsets (tap row + step within the vector's window) and lanes.
   __m512i offset[SignalPlan::kMaxSlots], back[SignalPlan::kMaxSlots];
@@ -84,7 +102,6 @@ CONVT_TARGET_AVX512 void tapsum_filter(const SignalPlan& p, const float* x, int6
     for (int k = 0; k < 16; ++k) step[k] = static_cast<int32_t>(k / S) - q[k];
     back[u] = _mm512_load_si512(step);
   }
-  const __m512 b = _mm512_set1_ps(bias);
   // Vectors start where (o0 + P) % S == 0: lane k is then phase k % S.
   const int64_t first = j0 - (j0 + P) % S;
   for (int64_t ob = first; ob < j1; ob += kOutputBlock) {
@@ -92,49 +109,107 @@ CONVT_TARGET_AVX512 void tapsum_filter(const SignalPlan& p, const float* x, int6
     // Steps this block reads: from (ob + P) / S - q_max to (oe - 1 + P) / S, in the signal.
     const int64_t i0 = std::clamp<int64_t>((ob + P) / S - p.q_max, 0, L);
     const int64_t i1 = std::clamp<int64_t>((oe - 1 + P) / S + 1, 0, L);
-    for (int64_t t0 = 0; t0 < K; t0 += kTapGroup) {
-      const int64_t nt = std::min<int64_t>(kTapGroup, K - t0);
-      float* zt = z + t0 * ldz;
-      if (nt > 4) {
-        tap_sums<kTapGroup>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
-      } else if (nt > 2) {
-        tap_sums<4>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
-      } else if (nt > 1) {
-        tap_sums<2>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
-      } else {
-        tap_sums<1>(x, L, depth, w, K, t0, nt, i0, i1, zt, ldz);
-      }
+    // The block's steps channel-major: x itself, or its rows transposed into xt.
+    const float* xb = io.x + i0;
+    int64_t ldb = io.ldx;
+    if (io.channels_last && i1 > i0) {
+      transpose_to_channels(io.x + i0 * io.ldx, io.ldx, i1 - i0, io.depth, xt, ldxt);
+      xb = xt;
+      ldb = ldxt;
     }
-    for (int64_t o0 = ob; o0 < oe; o0 += 16) {
-      const int64_t m = (o0 + P) / S;  // the vector's first step
-      const __m512i m_vec = _mm512_set1_epi32(static_cast<int32_t>(m));
-      __m512 acc = b;
-      for (int u = 0; u < p.slots; ++u) {
-        const __m512i step = _mm512_add_epi32(m_vec, back[u]);
-        const __mmask16 in =
-            has[u] & _mm512_cmpge_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i0))) &
-            _mm512_cmplt_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i1)));
-        const __m512i at =
-            _mm512_add_epi32(offset[u], _mm512_set1_epi32(static_cast<int32_t>(m - i0)));
-        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, at, z, 4);
-        acc = _mm512_mask_add_ps(acc, in, acc, v);
+    for (int64_t f = 0; f < io.filters; ++f) {
+      const float* w = io.w + f * io.depth * K;
+      for (int64_t t0 = 0; t0 < K; t0 += kTapGroup) {
+        const int64_t nt = std::min<int64_t>(kTapGroup, K - t0);
+        float* zt = z + t0 * ldz;
+        const auto sums = [&](auto taps) {
+          tap_sums<decltype(taps)::value>(xb, ldb, io.depth, w, K, t0, 0, i1 - i0, zt, ldz);
+        };
+        switch (nt) {  // exactly nt taps' registers
+          case 1:
+            sums(std::integral_constant<int, 1>());
+            break;
+          case 2:
+            sums(std::integral_constant<int, 2>());
+            break;
+          case 3:
+            sums(std::integral_constant<int, 3>());
+            break;
+          case 4:
+            sums(std::integral_constant<int, 4>());
+            break;
+          case 5:
+            sums(std::integral_constant<int, 5>());
+            break;
+          case 6:
+            sums(std::integral_constant<int, 6>());
+            break;
+          case 7:
+            sums(std::integral_constant<int, 7>());
+            break;
+          default:
+            sums(std::integral_constant<int, kTapGroup>());
+            break;
+        }
       }
-      if (o0 >= j0 && o0 + 16 <= oe) {
-        _mm512_storeu_ps(y + o0, acc);
-      } else {  // a partial vector: only [max(o0, j0), min(o0 + 16, oe))
-        alignas(64) float out[16];
-        _mm512_store_ps(out, acc);
-        for (int64_t j = std::max(o0, j0); j < std::min(o0 + 16, oe); ++j) y[j] = out[j - o0];
+      const __m512 b = _mm512_set1_ps(io.bias == nullptr ? 0.0f : io.bias[f]);
+      float* y = io.y + f * io.y_filter;
+      for (int64_t o0 = ob; o0 < oe; o0 += 16) {
+        const int64_t m = (o0 + P) / S;  // the vector's first step
+        const __m512i m_vec = _mm512_set1_epi32(static_cast<int32_t>(m));
+        __m512 acc = b;
+        for (int u = 0; u < p.slots; ++u) {
+          const __m512i step = _mm512_add_epi32(m_vec, back[u]);
+          const __mmask16 in =
+              has[u] & _mm512_cmpge_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i0))) &
+              _mm512_cmplt_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i1)));
+          const __m512i at =
+              _mm512_add_epi32(offset[u], _mm512_set1_epi32(static_cast<int32_t>(m - i0)));
+          const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, at, z, 4);
+          acc = _mm512_mask_add_ps(acc, in, acc, v);
+        }
+        if (io.y_step == 1 && o0 >= j0 && o0 + 16 <= oe) {
+          _mm512_storeu_ps(y + o0, acc);
+        } else {  // strided, or a partial vector: only [max(o0, j0), min(o0 + 16, oe))
+          alignas(64) float out[16];
+          _mm512_store_ps(out, acc);
+          for (int64_t j = std::max(o0, j0); j < std::min(o0 + 16, oe); ++j) {
+            y[j * io.y_step] = out[j - o0];
+          }
+        }
       }
     }
   }
+}
+
+// Floats of one thread's workspace: the tap sums, the group's weights, and (channels_last) the
+// transposed block.
+struct TapsumWork {
+  int64_t ldz = 0, ldxt = 0, weights = 0, xt = 0, total = 0;  // offsets and size, in floats
+};
+
+TapsumWork tapsum_work(const SignalPlan& p, const KernelDims& d, bool channels_last) {
+  TapsumWork w;
+  w.ldz = block_rows(p);
+  w.ldxt = (w.ldz + 15) / 16 * 16;
+  w.weights = checked_mul(d.kernel_size, w.ldz, "tap sums");
+  w.xt = checked_add(
+      w.weights,
+      checked_mul(checked_mul(d.filters_per_group(), d.channels_per_group(), "group weights"),
+                  d.kernel_size, "group weights"),
+      "tap-sum workspace");
+  w.xt = (w.xt + 15) / 16 * 16;
+  w.total = channels_last ? checked_add(w.xt, checked_mul(d.channels_per_group(), w.ldxt, "block"),
+                                        "tap-sum workspace")
+                          : w.xt;
+  return w;
 }
 
 }  // namespace
 
 bool tapsum_applies(const LayerView<float>& v, const OutputPlan& plan, int64_t steps) {
   SignalPlan p;
-  return !v.portable_only && !v.channels_last && !use_direct_path(v.dims) &&
+  return !v.portable_only && !use_direct_path(v.dims) &&
          v.dims.filters_per_group() <= kMaxFilters && steps < (int64_t{1} << 30) &&
          make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
 }
@@ -147,10 +222,7 @@ int64_t tapsum_workspace_bytes(const LayerView<float>& v, const OutputPlan& plan
       threads,
       static_cast<int64_t>(
           output_units(batch, v.dims.groups, plan.out_steps, threads, kOutputBlock).size()));
-  const int64_t per_thread =
-      checked_add(checked_mul(v.dims.kernel_size, block_rows(p), "tap sums"),
-                  checked_mul(v.dims.channels_per_group(), v.dims.kernel_size, "filter weights"),
-                  "tap-sum workspace");
+  const int64_t per_thread = tapsum_work(p, v.dims, v.channels_last).total;
   return checked_mul(checked_mul(per_thread, used, "tap-sum workspace"), sizeof(float),
                      "tap-sum workspace");
 }
@@ -158,35 +230,47 @@ int64_t tapsum_workspace_bytes(const LayerView<float>& v, const OutputPlan& plan
 void run_tapsum(const LayerView<float>& v, const OutputPlan& plan, int64_t batch, int64_t steps,
                 const float* input, float* output, int64_t threads) {
   const KernelDims& d = v.dims;
+  const bool last = v.channels_last;
   SignalPlan p;
   make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
   const int64_t C = d.in_channels, F = d.filters, K = d.kernel_size, L_out = plan.out_steps;
   const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group();
   const std::vector<OutputUnit> units = output_units(batch, d.groups, L_out, threads, kOutputBlock);
   const int64_t used = std::min<int64_t>(threads, static_cast<int64_t>(units.size()));
-  const int64_t ldz = block_rows(p);
-  const int64_t per_thread = K * ldz + Cg * K;
-  // All allocation happens before the first write to `output`.
-  std::vector<float> work(static_cast<size_t>(per_thread * used));
+  const TapsumWork layout = tapsum_work(p, d, last);
+  // All allocation happens before the first write to `output` (64-byte aligned: the
+  // transposed block is written a cache line at a time).
+  AlignedVector<float> work(static_cast<size_t>(layout.total * used));
 
 #pragma omp parallel for num_threads(used) schedule(dynamic, 1)
   for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
     const OutputUnit& un = units[static_cast<size_t>(u)];
-    float* z = work.data() + omp_get_thread_num() * per_thread;
-    float* w = z + K * ldz;  // w[c'][t]: this filter's weights
-    const float* x = input + (un.item * C + un.group * Cg) * steps;
+    float* z = work.data() + omp_get_thread_num() * layout.total;
+    float* w = z + layout.weights;  // w[f][c'][t]: the group's weights
     for (int64_t o = 0; o < Fg; ++o) {
-      const int64_t filter = un.group * Fg + o;
       for (int64_t c = 0; c < Cg; ++c) {
         for (int64_t t = 0; t < K; ++t) {
-          w[c * K + t] =
+          w[(o * Cg + c) * K + t] =
               v.packed[un.group * d.group_elements() + c * d.row_length() + d.packed_column(t, o)];
         }
       }
-      tapsum_filter(p, x, Cg, w, v.bias == nullptr ? 0.0f : v.bias[filter],
-                    output + (un.item * F + filter) * L_out, un.j0, un.j1, z, ldz);
     }
-    activate_owned(v.activation, v.alpha, output, false, F, L_out, un.group * Fg, Fg,
+    TapsumIo io;
+    io.channels_last = last;
+    io.x = last ? input + un.item * steps * C + un.group * Cg
+                : input + (un.item * C + un.group * Cg) * steps;
+    io.ldx = last ? C : steps;
+    io.depth = Cg;
+    io.filters = Fg;
+    io.w = w;
+    io.bias = v.bias == nullptr ? nullptr : v.bias + un.group * Fg;
+    io.y = last ? output + un.item * L_out * F + un.group * Fg
+                : output + (un.item * F + un.group * Fg) * L_out;
+    io.y_filter = last ? 1 : L_out;
+    io.y_step = last ? F : 1;
+    tapsum_unit(p, io, un.j0, un.j1, z, layout.ldz,
+                work.data() + omp_get_thread_num() * layout.total + layout.xt, layout.ldxt);
+    activate_owned(v.activation, v.alpha, output, last, F, L_out, un.group * Fg, Fg,
                    un.item * L_out + un.j0, un.item * L_out + un.j1);
   }
 }

@@ -1,8 +1,9 @@
-// The tap-sum kernel, for channels_first float32 layers with fewer than 16 filters per group
-// on the GEMM path (such as a 48 -> 1 channel output layer), on CPUs with AVX-512F, when the
-// stride divides 16. Such a GEMM has only kernel_size * filters/groups columns, too few for
-// OpenBLAS. Instead, for each filter and block of output steps: first each tap's sum over the
-// group's channels, z[t][i] = sum over c' of x[c'][i] * W[c'][t][o], vectorized along time;
+// The tap-sum kernel, for float32 layers with fewer than 16 filters per group on the GEMM path
+// (such as a 48 -> 1 channel output layer), on CPUs with AVX-512F, when the stride divides 16.
+// Such a GEMM has only kernel_size * filters/groups columns, too few for OpenBLAS. Instead,
+// for each block of output steps (channels_last: its input steps transposed first) and each
+// filter: first each tap's sum over the group's channels,
+// z[t][i] = sum over c' of x[c'][i] * W[c'][t][o], vectorized along time;
 // then each output gathers its taps' sums, bias + z[t][(j + P_b - t*D) / S] over the taps of
 // its phase in ascending order -- 16 outputs per gather and masked add, so every output is
 // computed the same way wherever its block starts.

@@ -123,9 +123,9 @@
  *     gather each output from its taps (in float32 with one channel and one filter per group
  *     and contiguous steps -- channels_first, or a single channel -- on CPUs with AVX-512F
  *     and a stride dividing 16: 16 outputs per vector, written in order);
- *   - tap-sum (float32 channels_first, fewer than 16 filters per group, AVX-512F, a stride
- *     dividing 16): each tap's sum over the channels along time, then each output gathered
- *     from its taps' sums;
+ *   - tap-sum (float32, fewer than 16 filters per group, AVX-512F, a stride dividing 16):
+ *     each tap's sum over the channels along time, then each output gathered from its taps'
+ *     sums;
  *   - fused (float32, at least 16 filters per group, CPUs with AVX-512F): for each tile of
  *     input steps, blocks of 12 steps x 32 (tap, filter) columns are computed in registers
  *     and added straight into the output (channels_first: into a small scratch, added
