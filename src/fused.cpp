@@ -304,11 +304,17 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   auto* base = reinterpret_cast<int64_t*>(work + layout.targets);
   int64_t* lo = base + rows;
   int64_t* hi = lo + rows;
-  for (int64_t row = 0; row < rows; ++row) {
-    const int64_t item = (r0 + row) / m.steps, i = (r0 + row) % m.steps;
-    base[row] = item * m.out_steps + i * m.strides - m.crop_begin;
-    lo[row] = std::max(item * m.out_steps, m.window_begin);
-    hi[row] = std::min(item * m.out_steps + m.out_steps, m.window_end);
+  {
+    // (Locals, not m's fields: the stores below could alias them.)
+    const int64_t steps = m.steps, L_out = m.out_steps, crop = m.crop_begin;
+    const int64_t wb = m.window_begin, we = m.window_end;
+    int64_t item = r0 / steps, step = r0 % steps;  // advanced per row, no division
+    for (int64_t row = 0; row < rows; ++row, ++step) {
+      if (step == steps) step = 0, ++item;
+      base[row] = item * L_out + step * S - crop;
+      lo[row] = std::max(item * L_out, wb);
+      hi[row] = std::min(item * L_out + L_out, we);
+    }
   }
   const int64_t reach = (m.kernel_size - 1) * m.dilation + 1;
   const int64_t last_offset = (kMicroRows - 1) * S;
