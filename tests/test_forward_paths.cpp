@@ -253,6 +253,39 @@ TEST_CASE(
   CHECK_FALSE(panels(64, 32, 1, CONVT_DTYPE_FLOAT64));
 }
 
+TEST_CASE(
+    "float32 forward matches the float64 reference on 400 random shapes of the fused and tap-sum "
+    "kernels in both formats",
+    "[forward][fused][tapsum]") {
+  // Shapes past the direct kernel's rule (more than 8 channels per group), with 1-40 filters
+  // per group: the fused kernel from 16, the tap-sum kernel below; every padding mode,
+  // strides 1-8 (the tap-sum kernel only for those dividing 16), dilation 1-4, several items.
+  std::mt19937_64 rng(20261121);
+  const auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int i = 0; i < 400; ++i) {
+    Case c{};
+    c.G = pick(1, 2);
+    c.C = c.G * pick(9, 40);
+    c.F = c.G * (i % 3 == 0 ? pick(1, 15) : pick(16, 40));
+    c.K = pick(1, 16);
+    c.S = pick(1, 8);
+    c.D = pick(1, 4);
+    c.N = pick(1, 3);
+    c.L = pick(1, 60);
+    c.padding = static_cast<int32_t>(i % 4);
+    const int64_t full = (c.L - 1) * c.S + (c.K - 1) * c.D + 1;
+    c.pad_begin = c.padding == CONVT_PADDING_EXPLICIT ? pick(0, (full - 1) / 2) : 0;
+    c.pad_end = c.padding == CONVT_PADDING_EXPLICIT ? pick(0, (full - 1) / 2) : 0;
+    c.activation = CONVT_ACTIVATION_LINEAR;
+    for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
+      check_path_against_reference<float>(c, format,
+                                          [](auto&&... a) { convt::detail::run_forward(a...); });
+    }
+  }
+}
+
 TEST_CASE("forward's workspace stays within 2 MiB per thread whatever the input length",
           "[forward][workspace]") {
   struct Shape {
