@@ -265,6 +265,9 @@ WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_la
         w.scratch, checked_mul(run_positions(m, run_rows), d.filters_per_group(), "output scratch"),
         "fused workspace");
   }
+  // Whole cache lines, so that every thread's part of the workspace keeps the 64-byte
+  // alignment (and the int64 targets their 8).
+  w.total = checked_add(w.total, 15, "fused workspace") / 16 * 16;
   return w;
 }
 
