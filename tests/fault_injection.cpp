@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "convt/convt.h"
+#include "sentinel.hpp"
 
 // ---- the failing allocator ----------------------------------------------------------------
 namespace {
@@ -119,9 +120,7 @@ void require_ok(convt_status s, const char* call) {
 // ---- buffers ------------------------------------------------------------------------------
 template <class T>
 T sentinel() {
-  T v;
-  std::memset(&v, 0xA5, sizeof v);  // a NaN pattern the library never writes
-  return v;
+  return convt_test::untouched<T>();
 }
 
 template <class T>
@@ -130,10 +129,7 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
-template <class T>
-bool untouched(const std::vector<T>& v) {
-  return same_bits(v, std::vector<T>(v.size(), sentinel<T>()));
-}
+using convt_test::all_untouched;
 
 template <class T>
 std::vector<T> ramp(int64_t n, double scale) {
@@ -438,7 +434,7 @@ void layer_calls(const Config& c) {
         tag + "forward steps " + std::to_string(steps), l,
         [&] { return forward(l, x, 2, steps, y, out_steps); },
         [&](const std::string& run) {
-          if (!untouched(y)) violation(run + ": wrote output");
+          if (!all_untouched(y)) violation(run + ": wrote output");
         },
         [&] { y.assign(y.size(), sentinel<T>()); });
   }
@@ -479,7 +475,8 @@ void training_calls(const Config& c) {
     for (auto* v : {&gx, &gk, &gb}) v->assign(v->size(), sentinel<T>());
   };
   const auto check = [&](const std::string& run) {
-    if (!untouched(gx) || !untouched(gk) || !untouched(gb)) violation(run + ": wrote a gradient");
+    if (!all_untouched(gx) || !all_untouched(gk) || !all_untouched(gb))
+      violation(run + ": wrote a gradient");
   };
   exhaust(
       tag + "backward", l, [&] { return backward(l, x, batch, steps, g, out_steps, gx, gk, gb); },
@@ -552,7 +549,7 @@ std::vector<uint8_t> stream_signal(convt_layer* l, const Config& c,
           tag + (flushing ? "stream flush" : "stream push of " + std::to_string(steps) + " steps"),
           l, call,
           [&](const std::string& run) {
-            if (n != -3 || !untouched(y)) violation(run + ": wrote output");
+            if (n != -3 || !all_untouched(y)) violation(run + ": wrote output");
           },
           [] {}, false);
     } else {

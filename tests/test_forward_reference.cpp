@@ -17,6 +17,7 @@
 #include "api_helpers.hpp"
 #include "convt/convt.h"
 #include "reference.hpp"
+#include "sentinel.hpp"
 
 namespace {
 
@@ -37,30 +38,6 @@ using LayerPtr = std::unique_ptr<convt_layer, LayerDeleter>;
 // ------------------------------------------------------------------------------------------
 // dtype dispatch over the _f32 / _f64 entry points.
 // ------------------------------------------------------------------------------------------
-
-// A quiet NaN with a payload: the library never produces it, so a bitwise match proves the
-// element was not written.
-template <class T>
-T sentinel();
-template <>
-float sentinel<float>() {
-  const uint32_t bits = 0x7fc5a5a5u;
-  float v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-template <>
-double sentinel<double>() {
-  const uint64_t bits = 0x7ff8a5a5a5a5a5a5ull;
-  double v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-template <class T>
-bool is_sentinel(T v) {
-  const T s = sentinel<T>();
-  return std::memcmp(&v, &s, sizeof v) == 0;
-}
 
 // ------------------------------------------------------------------------------------------
 // Random configurations.
@@ -222,7 +199,7 @@ void check_forward(const Config& c, const convt_layer* layer, const Data& d, int
   const std::vector<T> in =
       convt_test::convert<T>(convt_test::to_format(d.x, c.format, c.batch, c.in_channels, c.steps));
   const int64_t written = c.batch * c.filters * O;
-  std::vector<T> out(to_size(written + c.slack), sentinel<T>());
+  std::vector<T> out(to_size(written + c.slack), convt_test::untouched<T>());
   const convt_status st = forward(layer, in, c.batch, c.steps, out, O);
   INFO("status " << convt_status_string(st) << ": " << convt_last_error());
   CHECK(st == CONVT_OK);
@@ -230,7 +207,7 @@ void check_forward(const Config& c, const convt_layer* layer, const Data& d, int
 
   int64_t tail_written = 0;
   for (std::size_t k = to_size(written); k < out.size(); ++k)
-    if (!is_sentinel(out[k])) ++tail_written;
+    if (!convt_test::is_untouched(out[k])) ++tail_written;
   CHECK(tail_written == 0);
 
   const std::vector<double> got = convt_test::from_format(

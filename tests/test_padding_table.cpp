@@ -22,6 +22,7 @@
 #include "api_helpers.hpp"
 #include "convt/convt.h"
 #include "reference.hpp"
+#include "sentinel.hpp"
 
 namespace {
 
@@ -123,20 +124,6 @@ int32_t dtype_of<double>() {
   return CONVT_DTYPE_FLOAT64;
 }
 
-// A value no forward pass of the integer data below produces.
-template <class T>
-T sentinel() {
-  return static_cast<T>(-12345.25);
-}
-
-template <class T>
-bool all_sentinel(const std::vector<T>& v) {
-  const T s = sentinel<T>();
-  for (const T& e : v)
-    if (std::memcmp(&e, &s, sizeof e) != 0) return false;
-  return true;
-}
-
 // Leaves a known message as this thread's last error, so that a later check can tell that
 // the call under test stored its own message.
 std::string prime_last_error() {
@@ -217,11 +204,11 @@ void check_accepted(const Row& r, const convt_layer* layer, const Data& d, int64
   const std::vector<T> in =
       convt_test::convert<T>(convt_test::to_format(d.x, r.format, r.batch, r.in_channels, r.steps));
   const int64_t written = r.batch * r.filters * O;
-  std::vector<T> out(to_size(written + 7), sentinel<T>());
+  std::vector<T> out(to_size(written + 7), convt_test::untouched<T>());
   const convt_status st = forward(layer, in, r.batch, r.steps, out, O);
   INFO("forward: " << convt_status_string(st) << " " << convt_last_error());
   REQUIRE(st == CONVT_OK);
-  CHECK(all_sentinel(std::vector<T>(out.begin() + written, out.end())));
+  CHECK(convt_test::all_untouched(std::vector<T>(out.begin() + written, out.end())));
 
   const std::vector<double> got = convt_test::from_format(
       convt_test::convert<double>(std::vector<T>(out.begin(), out.begin() + written)), r.format,
@@ -254,13 +241,14 @@ void check_rejected(const Row& r, const convt_layer* layer, const Data& d, int64
   const std::vector<T> in =
       convt_test::convert<T>(convt_test::to_format(d.x, r.format, r.batch, r.in_channels, r.steps));
   // Room for the rejected length too, so that only out_steps is wrong.
-  std::vector<T> out(to_size(r.batch * r.filters * (r.max_len + 2) + 7), sentinel<T>());
+  std::vector<T> out(to_size(r.batch * r.filters * (r.max_len + 2) + 7),
+                     convt_test::untouched<T>());
   const std::string primed = prime_last_error();
   const convt_status st = forward(layer, in, r.batch, r.steps, out, O);
   const std::string msg = convt_last_error();
   INFO("forward: " << convt_status_string(st) << " \"" << msg << "\"");
   CHECK(st == CONVT_E_SHAPE);
-  CHECK(all_sentinel(out));
+  CHECK(convt_test::all_untouched(out));
   CHECK(!msg.empty());
   CHECK(msg != primed);
   CHECK(convt_test::mentions_number(msg, r.min_len));
@@ -819,12 +807,13 @@ TEST_CASE(
         const int64_t O = convt_test::full_length(r.hyper, r.steps) + op;
         const std::vector<double> in =
             convt_test::to_format(d.x, r.format, r.batch, r.in_channels, r.steps);
-        std::vector<double> out(to_size(r.batch * r.filters * O + 3), sentinel<double>());
+        std::vector<double> out(to_size(r.batch * r.filters * O + 3),
+                                convt_test::untouched<double>());
         primed = prime_last_error();
         CHECK(forward(layer.get(), in, r.batch, r.steps, out, O) == CONVT_E_INVALID_ARGUMENT);
         msg = convt_last_error();
         INFO("forward message: \"" << msg << "\"");
-        CHECK(all_sentinel(out));
+        CHECK(convt_test::all_untouched(out));
         CHECK(!msg.empty());
         CHECK(msg != primed);
       }
@@ -882,15 +871,17 @@ TEST_CASE(
         if (dtype == CONVT_DTYPE_FLOAT64) {
           const std::vector<double> in =
               convt_test::to_format(d.x, r.format, r.batch, r.in_channels, r.steps);
-          std::vector<double> out(to_size(r.batch * r.filters * O + 3), sentinel<double>());
+          std::vector<double> out(to_size(r.batch * r.filters * O + 3),
+                                  convt_test::untouched<double>());
           st = forward(layer.get(), in, r.batch, r.steps, out, O);
-          untouched = all_sentinel(out);
+          untouched = convt_test::all_untouched(out);
         } else {
           const std::vector<float> in = convt_test::convert<float>(
               convt_test::to_format(d.x, r.format, r.batch, r.in_channels, r.steps));
-          std::vector<float> out(to_size(r.batch * r.filters * O + 3), sentinel<float>());
+          std::vector<float> out(to_size(r.batch * r.filters * O + 3),
+                                 convt_test::untouched<float>());
           st = forward(layer.get(), in, r.batch, r.steps, out, O);
-          untouched = all_sentinel(out);
+          untouched = convt_test::all_untouched(out);
         }
         msg = convt_last_error();
         INFO("forward: " << convt_status_string(st) << " \"" << msg << "\"");

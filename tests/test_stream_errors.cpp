@@ -88,11 +88,7 @@ struct Fixture {
   }
 };
 
-bool all_untouched(const std::vector<float>& v) {
-  for (const float x : v)
-    if (!convt_test::is_untouched(x)) return false;
-  return true;
-}
+using convt_test::all_untouched;
 
 bool says(const std::string& message, std::initializer_list<int64_t> numbers) {
   for (const int64_t v : numbers)

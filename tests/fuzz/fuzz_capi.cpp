@@ -150,21 +150,13 @@ T sentinel() {
   return convt_test::untouched<T>();
 }
 
-template <class T>
-bool untouched(const std::vector<T>& v, size_t from = 0) {
-  const T s = sentinel<T>();
-  for (size_t i = from; i < v.size(); ++i) {
-    if (std::memcmp(&v[i], &s, sizeof s) != 0) return false;
-  }
-  return true;
-}
+using convt_test::all_untouched;
 
 // The first element at or after `from` that is not the sentinel, or -1.
 template <class T>
 int64_t first_written(const std::vector<T>& v, size_t from) {
-  const T s = sentinel<T>();
   for (size_t i = from; i < v.size(); ++i) {
-    if (std::memcmp(&v[i], &s, sizeof s) != 0) return static_cast<int64_t>(i);
+    if (!convt_test::is_untouched(v[i])) return static_cast<int64_t>(i);
   }
   return -1;
 }
@@ -818,7 +810,7 @@ struct Harness {
     const convt_status s = call_forward(x, input_len, batch, steps, y, output_len, out_steps);
     const bool ok = c.finish(s, true);
     if (!ok) {
-      FUZZ_CHECK(untouched(output), "convt_layer_forward", "a failed forward wrote output");
+      FUZZ_CHECK(all_untouched(output), "convt_layer_forward", "a failed forward wrote output");
     }
     if (layer == nullptr) return;
     // The status model, when the parameters are small enough for the harness's arithmetic.
@@ -830,7 +822,7 @@ struct Harness {
                    std::to_string(output_len));
     }
     if (!ok) return;
-    FUZZ_CHECK(needed >= 0 && untouched(output, to_size(needed)), "convt_layer_forward",
+    FUZZ_CHECK(needed >= 0 && all_untouched(output, to_size(needed)), "convt_layer_forward",
                "wrote past batch * filters * out_steps");
     // Bitwise the same on a second run.
     std::vector<T> again(output.size(), sentinel<T>());
@@ -978,10 +970,10 @@ struct Harness {
       const convt_status s = convt_layer_get_weights_f32(layer, layout, k.data(), kernel_len,
                                                          null_bias ? nullptr : b.data(), bias_len);
       if (!c.finish(s, true)) {
-        FUZZ_CHECK(untouched(k) && untouched(b), "convt_layer_get_weights",
+        FUZZ_CHECK(all_untouched(k) && all_untouched(b), "convt_layer_get_weights",
                    "a failed call wrote a buffer");
       } else {
-        FUZZ_CHECK(untouched(k, to_size(kernel_len)) && untouched(b, to_size(bias_len)),
+        FUZZ_CHECK(all_untouched(k, to_size(kernel_len)) && all_untouched(b, to_size(bias_len)),
                    "convt_layer_get_weights", "wrote past the lengths");
       }
     }
@@ -1022,7 +1014,7 @@ struct Harness {
     }
     FUZZ_CHECK(s == CONVT_E_INVALID_ARGUMENT, "a NULL layer", "status " + std::to_string(s));
     FUZZ_CHECK(shape[0] == -7 && shape[1] == -7 && shape[2] == -7, "a NULL layer", "wrote shape");
-    FUZZ_CHECK(untouched(buf), "a NULL layer", "wrote a buffer");
+    FUZZ_CHECK(all_untouched(buf), "a NULL layer", "wrote a buffer");
   }
 
   // ---- backward ---------------------------------------------------------------------------
@@ -1092,8 +1084,8 @@ struct Harness {
     const convt_status s = run(gxb, gkb, gbb);
     const bool ok = c.finish(s, true);
     if (!ok) {
-      FUZZ_CHECK(untouched(gxb) && untouched(gkb) && untouched(gbb), "convt_layer_backward",
-                 "a failed backward wrote a gradient");
+      FUZZ_CHECK(all_untouched(gxb) && all_untouched(gkb) && all_untouched(gbb),
+                 "convt_layer_backward", "a failed backward wrote a gradient");
     }
     if (layer == nullptr) return;
     // The layout matters only with grad_kernel; unknown, it may be refused either way.
@@ -1113,8 +1105,8 @@ struct Harness {
                    std::to_string(gb.len));
     }
     if (!ok) return;
-    FUZZ_CHECK(untouched(gxb, to_size(gx.len)) && untouched(gkb, to_size(gk.len)) &&
-                   untouched(gbb, to_size(gb.len)),
+    FUZZ_CHECK(all_untouched(gxb, to_size(gx.len)) && all_untouched(gkb, to_size(gk.len)) &&
+                   all_untouched(gbb, to_size(gb.len)),
                "convt_layer_backward", "wrote past a gradient's length");
     // Bitwise the same on a second run.
     std::vector<T> gx2(gxb.size(), sentinel<T>()), gk2(gkb.size(), sentinel<T>()),
@@ -1255,7 +1247,7 @@ struct Harness {
     FUZZ_CHECK(n >= 0 && (m < 0 || n <= m), call,
                "wrote " + std::to_string(n) + " steps, max_output_steps said " + std::to_string(m));
     const int64_t written = small_product(small_product(stream_batch, p.F, kMax64), n, kMax64);
-    FUZZ_CHECK(written >= 0 && untouched(y, to_size(written)), call,
+    FUZZ_CHECK(written >= 0 && all_untouched(y, to_size(written)), call,
                "wrote element " + std::to_string(first_written(y, to_size(written))) +
                    " past batch * filters * out_steps = " + std::to_string(stream_batch) + "*" +
                    std::to_string(p.F) + "*" + std::to_string(n) + " (output_len " +
@@ -1283,7 +1275,7 @@ struct Harness {
     const convt_status s = call_push<T>(null_x ? nullptr : x.data(), x_len, steps, y.data(), y_len,
                                         null_n ? nullptr : &n);
     if (!c.finish(s, true)) {
-      FUZZ_CHECK(untouched(y) && n == -7, "convt_stream_push", "a failed push wrote output");
+      FUZZ_CHECK(all_untouched(y) && n == -7, "convt_stream_push", "a failed push wrote output");
       return;
     }
     const int64_t written = check_emitted("convt_stream_push", p, y, y_len, n, m);
@@ -1308,7 +1300,7 @@ struct Harness {
     const convt_status s =
         call_flush<T>(null_y && y_len == 0 ? nullptr : y.data(), y_len, null_n ? nullptr : &n);
     if (!c.finish(s, true)) {
-      FUZZ_CHECK(untouched(y) && n == -7, "convt_stream_flush", "a failed flush wrote output");
+      FUZZ_CHECK(all_untouched(y) && n == -7, "convt_stream_flush", "a failed flush wrote output");
       return;
     }
     const int64_t written = check_emitted("convt_stream_flush", p, y, y_len, n, m);
