@@ -259,8 +259,6 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
   const std::unique_ptr<T[]> gathered(new T[static_cast<size_t>(gp.gather_elems * threads)]);
 
   const ColumnMap base = output_map(v, plan, steps);
-  const FusedIo io{reinterpret_cast<const float*>(input), reinterpret_cast<float*>(output), last, C,
-                   F};
 
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
@@ -346,8 +344,8 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
       bool done = false;
       if constexpr (std::is_same_v<T, float>) {
         if (tl.fused) {
-          fused_tile(d, map, v.panels, io, unit.group, unit.block, unit.block_end, r0, rows,
-                     tile_cols);
+          fused_tile(d, map, v.panels, FusedIo{input, output, last, C, F}, unit.group, unit.block,
+                     unit.block_end, r0, rows, tile_cols);
           done = true;
         }
       }

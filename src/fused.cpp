@@ -14,8 +14,6 @@ namespace convt::detail {
 namespace {
 
 constexpr int kRows = static_cast<int>(kMicroRows);
-// Narrower groups keep OpenBLAS (see fused_kernel_applies).
-constexpr int64_t kMinFilters = 16;
 // Channels per pass over a panel (a 512 x 32 slice, 64 KiB, streams from L2 across the tile's
 // register blocks); deeper groups add their partial sums into the output once per slice.
 constexpr int64_t kDepthSlice = 512;
@@ -121,11 +119,12 @@ CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void load_transposed(
   transpose16(v);
 }
 
-// a[c][row] = x[row][c] for row < rows and c < depth (ld lda), rows up to lda zero: a
-// channels_last input tile made channel-major, so that a register block's 12 rows of one
-// channel are contiguous.
-CONVT_TARGET_AVX512 void transpose_tile(const float* x, int64_t ldx, int64_t rows, int64_t depth,
-                                        float* a, int64_t lda) noexcept {
+}  // namespace
+
+// (fused.hpp) The fused kernel makes each channels_last tile channel-major, so that a register
+// block's 12 rows of one channel are contiguous; the tap-sum kernel, each block of steps.
+CONVT_TARGET_AVX512 void transpose_to_channels(const float* x, int64_t ldx, int64_t rows,
+                                               int64_t depth, float* a, int64_t lda) noexcept {
   for (int64_t r0 = 0; r0 < lda; r0 += 16) {
     for (int64_t c0 = 0; c0 < depth; c0 += 16) {
       __m512 v[16];
@@ -140,6 +139,8 @@ CONVT_TARGET_AVX512 void transpose_tile(const float* x, int64_t ldx, int64_t row
     }
   }
 }
+
+namespace {
 
 // y[f][j0 + p] += s[p][f] for p < positions, f < filters (ld_s, ld_y): a run's channels_last
 // scratch added into a channels_first output.
@@ -162,11 +163,6 @@ CONVT_TARGET_AVX512 void transpose_add(const float* s, int64_t ld_s, int64_t pos
 
 }  // namespace
 
-void transpose_to_channels(const float* x, int64_t ldx, int64_t rows, int64_t depth, float* a,
-                           int64_t lda) noexcept {
-  transpose_tile(x, ldx, rows, depth, a, lda);
-}
-
 bool cpu_has_avx512f() noexcept {
   static const bool available = [] {
     __builtin_cpu_init();
@@ -176,7 +172,7 @@ bool cpu_has_avx512f() noexcept {
 }
 
 bool fused_kernel_applies(const KernelDims& d) noexcept {
-  return cpu_has_avx512f() && !use_direct_path(d) && d.filters_per_group() >= kMinFilters;
+  return cpu_has_avx512f() && !use_direct_path(d) && d.filters_per_group() >= kFusedMinFilters;
 }
 
 int64_t panel_chunks(const KernelDims& d) noexcept {
@@ -289,7 +285,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   const int64_t width = std::min(end_block * d.block(), Fg) - first_block * d.block();
   float* a = work;  // a[c'][row], rows past the tile zero
   if (io.channels_last) {
-    transpose_tile(io.x + r0 * io.in_channels + group * Cg, io.in_channels, rows, Cg, a, lda);
+    transpose_to_channels(io.x + r0 * io.in_channels + group * Cg, io.in_channels, rows, Cg, a,
+                          lda);
   } else {  // already channel-major: each channel's steps copied side by side, item by item
     for (int64_t c = 0; c < Cg; ++c) {
       float* dst = a + c * lda;

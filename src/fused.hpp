@@ -18,11 +18,15 @@
 
 #include "col2im.hpp"
 #include "packing.hpp"
+#include "simd.hpp"
 
 namespace convt::detail {
 
 inline constexpr int64_t kPanelWidth = 32;  // filters per weight panel: two AVX-512 vectors
 inline constexpr int64_t kMicroRows = 12;   // input rows per register block
+// Filters per group from which the fused kernel runs; narrower groups would leave most of a
+// panel empty (they take the tap-sum kernel, or OpenBLAS).
+inline constexpr int64_t kFusedMinFilters = 16;
 
 // Allocator for 64-byte aligned buffers: AVX-512 loads of a panel never split a cache line.
 // Elements are default-initialized (left unset for float and double): every user writes its
@@ -74,8 +78,8 @@ void pack_panels(const KernelDims& d, const float* packed, float* panels) noexce
 // a[c][row] = x[row][c] for row < rows and c < depth (ld ldx), and zero for rows up to lda
 // (a multiple of 16, >= rows; a 64-byte aligned): channels_last rows made channel-major, with
 // 16 x 16 register transposes. AVX-512F only.
-void transpose_to_channels(const float* x, int64_t ldx, int64_t rows, int64_t depth, float* a,
-                           int64_t lda) noexcept;
+CONVT_TARGET_AVX512 void transpose_to_channels(const float* x, int64_t ldx, int64_t rows,
+                                               int64_t depth, float* a, int64_t lda) noexcept;
 
 // The input and output of a call, as the fused kernel sees them.
 struct FusedIo {

@@ -48,7 +48,7 @@ bool make_signal_plan(const Geometry& g, int64_t crop_begin, int64_t steps, Sign
   }
   for (int r = 0; r < S; ++r) p.slots = std::max(p.slots, count[static_cast<size_t>(r)]);
   // Lane k of a vector whose first output o0 has (o0 + P_b) % S == 0 is phase k % S and reads
-  // input step (o0 + P_b) / S + k / S - q: index k / S - q + q_max of a window that starts
+  // input step (o0 + P_b) / S + k / S - q: step k / S - q + q_max of a window that starts
   // q_max steps back.
   int64_t need = 1;
   for (int u = 0; u < p.slots; ++u) {
@@ -56,13 +56,13 @@ bool make_signal_plan(const Geometry& g, int64_t crop_begin, int64_t steps, Sign
       const int64_t r = k % S;
       int seen = 0;
       p.tap[static_cast<size_t>(u)][static_cast<size_t>(k)] = -1;
-      p.index[static_cast<size_t>(u)][static_cast<size_t>(k)] = 0;
+      p.back[static_cast<size_t>(u)][static_cast<size_t>(k)] = static_cast<int32_t>(k / S);
       for (int64_t t = 0; t < K; ++t) {
         if ((t * D) % S != r || seen++ != u) continue;
-        const int64_t index = k / S - (t * D - r) / S + p.q_max;
+        const int64_t back = k / S - (t * D - r) / S;
         p.tap[static_cast<size_t>(u)][static_cast<size_t>(k)] = static_cast<int32_t>(t);
-        p.index[static_cast<size_t>(u)][static_cast<size_t>(k)] = static_cast<int32_t>(index);
-        need = std::max(need, index + 1);
+        p.back[static_cast<size_t>(u)][static_cast<size_t>(k)] = static_cast<int32_t>(back);
+        need = std::max(need, back + p.q_max + 1);
       }
     }
   }
@@ -86,7 +86,8 @@ CONVT_TARGET_AVX512 void signal_forward(const SignalPlan& p, const float* x, con
       wv[k] = t < 0 ? 0.0f : w[t];
       if (t >= 0) has[u] = static_cast<__mmask16>(has[u] | (1u << k));
     }
-    index[u] = _mm512_loadu_si512(p.index[static_cast<size_t>(u)].data());
+    index[u] = _mm512_add_epi32(_mm512_loadu_si512(p.back[static_cast<size_t>(u)].data()),
+                                _mm512_set1_epi32(static_cast<int32_t>(p.q_max)));
     weight[u] = _mm512_load_ps(wv);
   }
   // Vectors start where (o0 + P) % S == 0, and their window [b, b + window) must lie in the

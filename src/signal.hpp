@@ -22,8 +22,9 @@ struct SignalPlan {
   int64_t q_max = 0;   // the largest input step a tap reaches back, in steps
   int64_t window = 0;  // input steps one vector reads: 16 or 32
   int slots = 0;
-  std::array<std::array<int32_t, 16>, kMaxSlots> index{};  // lane -> input step in the window
-  std::array<std::array<int32_t, 16>, kMaxSlots> tap{};    // lane -> tap, or -1
+  // Lane -> k / S - q: its input step relative to the vector's first, (o0 + P_b) / S.
+  std::array<std::array<int32_t, 16>, kMaxSlots> back{};
+  std::array<std::array<int32_t, 16>, kMaxSlots> tap{};  // lane -> tap, or -1
 };
 
 inline constexpr int64_t kMaxSignalTaps = 16 * SignalPlan::kMaxSlots;

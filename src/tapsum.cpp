@@ -18,7 +18,6 @@ namespace convt::detail {
 namespace {
 
 constexpr int64_t kOutputBlock = 1024;  // output steps per block: its tap sums stay in L1/L2
-constexpr int64_t kMaxFilters = 15;     // from 16 filters per group, the fused kernel's
 constexpr int kTapGroup = 8;            // taps summed per pass over the channels
 
 // Input steps one block's outputs can draw on, before clamping to the signal: at most
@@ -87,20 +86,18 @@ CONVT_TARGET_AVX512 void tapsum_unit(const SignalPlan& p, const TapsumIo& io, in
   __m512i offset[SignalPlan::kMaxSlots], back[SignalPlan::kMaxSlots];
   __mmask16 has[SignalPlan::kMaxSlots];
   for (int u = 0; u < p.slots; ++u) {
-    alignas(64) int32_t off[16], q[16];
+    alignas(64) int32_t off[16];
     has[u] = 0;
     for (int k = 0; k < 16; ++k) {
       const int32_t t = p.tap[static_cast<size_t>(u)][static_cast<size_t>(k)];
-      // index = k / S - q + q_max: the step is (o0 + P) / S + k / S - q.
-      q[k] = static_cast<int32_t>(k / S + p.q_max) -
-             p.index[static_cast<size_t>(u)][static_cast<size_t>(k)];
-      off[k] = t < 0 ? 0 : static_cast<int32_t>(t * ldz + k / S) - q[k];
+      // The lane's step is (o0 + P) / S + back; its sum is at z[t][step - i0].
+      off[k] = t < 0 ? 0
+                     : static_cast<int32_t>(t * ldz) +
+                           p.back[static_cast<size_t>(u)][static_cast<size_t>(k)];
       if (t >= 0) has[u] = static_cast<__mmask16>(has[u] | (1u << k));
     }
     offset[u] = _mm512_load_si512(off);
-    alignas(64) int32_t step[16];
-    for (int k = 0; k < 16; ++k) step[k] = static_cast<int32_t>(k / S) - q[k];
-    back[u] = _mm512_load_si512(step);
+    back[u] = _mm512_loadu_si512(p.back[static_cast<size_t>(u)].data());
   }
   // Vectors start where (o0 + P) % S == 0: lane k is then phase k % S.
   const int64_t first = j0 - (j0 + P) % S;
@@ -210,7 +207,7 @@ TapsumWork tapsum_work(const SignalPlan& p, const KernelDims& d, bool channels_l
 bool tapsum_applies(const LayerView<float>& v, const OutputPlan& plan, int64_t steps) {
   SignalPlan p;
   return !v.portable_only && !use_direct_path(v.dims) &&
-         v.dims.filters_per_group() <= kMaxFilters && steps < (int64_t{1} << 30) &&
+         v.dims.filters_per_group() < kFusedMinFilters && steps < (int64_t{1} << 30) &&
          make_signal_plan(v.geometry, plan.crop_begin, steps, &p);
 }
 
