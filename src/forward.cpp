@@ -33,13 +33,15 @@ constexpr int64_t kMaxWorkspacePerThread = int64_t{2048} * 1024;
 constexpr int64_t kMinTileRows = 384;
 // Filters below which an NWC block's column tile is laid out by tap (see run_forward_gemm).
 constexpr int64_t kNarrowBlock = 16;
-// The fused kernel's input tile (rows x C/G floats, copied once per tile and block) stays in
-// the core's L2 while every (tap, filter) panel of the block passes over it.
-constexpr int64_t kFusedTileBytes = int64_t{512} * 1024;
-constexpr int64_t kFusedMaxTileRows = 1020;
+// Input rows below which a fused tile is not cut further for more threads; and the weights per
+// group above which threads split a fused tile's filters rather than the tiles (each thread
+// would stream all of them from memory).
+constexpr int64_t kMinFusedTileRows = kMicroRows;
+constexpr int64_t kSharedWeightBytes = int64_t{8} * 1024 * 1024;
 
 // The forward pass's decomposition, from the shape alone (never from the thread count, so the
-// summation order of every output element -- and so every bit -- is the same for any threads):
+// summation order of every output element -- and so every bit -- is the same for any threads;
+// only the fused kernel's tiles follow the threads, as its sums do not depend on the tiling):
 // input rows of all batch items form one row space, cut into tiles of `tile` rows; work units
 // are (group, filter block, segment of tiles), each owning the output positions its segment
 // starts. NWC tiles run across items (rows are evenly strided). An NCW item is its own matrix,
@@ -57,28 +59,32 @@ struct Tiling {
   int64_t max_block = 0;       // widest filter block
 };
 
-Tiling make_tiling(const KernelDims& d, bool channels_last, bool fused, int64_t batch,
-                   int64_t steps, int64_t elem_size) {
+Tiling make_tiling(const KernelDims& d, const ColumnMap& m, bool channels_last, bool fused,
+                   int64_t batch, int64_t steps, int64_t elem_size, int64_t threads) {
   Tiling t;
   t.rows_per_item = steps;
   t.max_block = d.block();
-  t.fused = fused;
+  const int64_t fused_rows = fused ? fused_tile_rows(m, d.channels_per_group()) : 0;
+  t.fused = fused_rows > 0;
   const int64_t col_row_bytes = checked_mul(d.kernel_size * t.max_block, elem_size, "column row");
-  const int64_t input_row_bytes = checked_mul(d.channels_per_group(), elem_size, "input row");
   const int64_t tile =
-      fused ? std::clamp<int64_t>(kFusedTileBytes / input_row_bytes / kMicroRows * kMicroRows,
-                                  kMicroRows, kFusedMaxTileRows)
-            : std::max<int64_t>({kColumnTileBytes / col_row_bytes,
-                                 std::min(kMinTileRows, kMaxColumnTileBytes / col_row_bytes), 1});
+      t.fused ? fused_rows
+              : std::max<int64_t>({kColumnTileBytes / col_row_bytes,
+                                   std::min(kMinTileRows, kMaxColumnTileBytes / col_row_bytes), 1});
   // (The fused kernel copies channels_first tiles itself, across items.)
-  t.gather = !fused && !channels_last && batch > 1 && steps < tile;
-  t.items_in_rows = channels_last || fused || t.gather;
+  t.gather = !t.fused && !channels_last && batch > 1 && steps < tile;
+  t.items_in_rows = channels_last || t.fused || t.gather;
   const int64_t rows = t.items_in_rows ? checked_mul(batch, steps, "batch*steps") : steps;
   t.tile = std::min(tile, rows);
-  if (fused && rows > tile) {  // equal tiles, an even number of them: threads split them evenly
-    int64_t n = rows / tile + (rows % tile != 0);
-    n += n % 2;
-    t.tile = ((rows / n + (rows % n != 0)) + kMicroRows - 1) / kMicroRows * kMicroRows;
+  if (t.fused) {
+    // Equal tiles, a multiple of the threads -- who split them evenly -- unless the weights are
+    // large (kSharedWeightBytes). (The fused kernel's sums do not depend on its tiling; its
+    // tiles stay at least a few register blocks tall.)
+    const int64_t fit = rows / tile + (rows % tile != 0);  // the fewest that fit the budget
+    const int64_t per = d.group_elements() * elem_size <= kSharedWeightBytes ? threads : 1;
+    const int64_t n =
+        std::max(fit, std::min((fit + per - 1) / per * per, rows / kMinFusedTileRows));
+    t.tile = rows / n + (rows % n != 0);
   }
   if (t.gather) {  // the column tile and the gathered input together stay within the bound
     const int64_t gather_row_bytes = checked_mul(d.channels_per_group(), elem_size, "gather row");
@@ -167,10 +173,11 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   const int64_t C = d.in_channels, G = d.groups, K = d.kernel_size;
   const int64_t Cg = d.channels_per_group(), L_out = plan.out_steps;
   const int64_t row_len = d.row_length(), blocks = d.block_count();
-  gp.tiling =
-      make_tiling(d, last, v.panels != nullptr && !v.portable_only, batch, steps, sizeof(T));
-  const Tiling& tl = gp.tiling;
+  const ColumnMap map = output_map(v, plan, steps);
   const int64_t threads_wanted = thread_count(v, batch, steps);
+  gp.tiling = make_tiling(d, map, last, v.panels != nullptr && !v.portable_only, batch, steps,
+                          sizeof(T), threads_wanted);
+  const Tiling& tl = gp.tiling;
   for (auto [value, what] : {std::pair{tl.tile, "GEMM rows"},
                              {K * tl.max_block, "GEMM columns"},
                              {Cg, "GEMM depth"},
@@ -182,9 +189,9 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
   // Units: every (group, block), cut into segments of tiles when the threads need more.
   // GEMM + col2im units hold one block (the GEMM's width). The fused kernel gives each filter
   // the same sums whichever blocks share a unit (its panels never straddle blocks), and its
-  // look-back costs only the register blocks that reach the segment: so its units span all the
-  // group's blocks -- one transposed input tile serves them all -- and threads split the tiles,
-  // unless there are too few tiles, when they split the blocks.
+  // tiles write their own outputs whole (no look-back): so its units span all the group's
+  // blocks -- one transposed input tile serves them all -- and threads split the tiles, unless
+  // there are too few tiles, when they split the blocks.
   const int64_t units_per_group = std::max<int64_t>((threads_wanted + G - 1) / G, 1);
   const int64_t span = !tl.fused ? 1
                        : tl.tiles >= units_per_group
@@ -192,7 +199,8 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
                            : std::max<int64_t>(blocks / units_per_group, 1);
   const int64_t per_segment_units = G * ((blocks + span - 1) / span);
   // Blocks need no look-back, so they come first; segments only when there are fewer
-  // (group, block) units than threads, each segment boundary costing one recomputed tile.
+  // (group, block) units than threads, each segment boundary costing GEMM + col2im one
+  // recomputed tile.
   const int64_t segments =
       std::clamp<int64_t>((threads_wanted + per_segment_units - 1) / per_segment_units, 1,
                           threads_wanted > 1 ? tl.tiles : 1);
@@ -204,8 +212,12 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
     const int64_t begin = a == 0 ? 0 : tile_start(tl, plan, v.geometry.strides, batch, a);
     const int64_t end =
         b == tl.tiles ? batch * L_out : tile_start(tl, plan, v.geometry.strides, batch, b);
-    int64_t first = a;  // look back over earlier tiles whose taps reach into [begin, end)
-    while (first > 0 && tile_end(tl, plan, v.geometry, batch, first - 1) > begin) --first;
+    // Look back over earlier tiles whose taps reach into [begin, end); the fused kernel's
+    // tiles write their own outputs whole.
+    int64_t first = a;
+    while (!tl.fused && first > 0 && tile_end(tl, plan, v.geometry, batch, first - 1) > begin) {
+      --first;
+    }
     for (int64_t g = 0; g < G; ++g) {
       for (int64_t blk = 0; blk < blocks; blk += span) {
         units.push_back({g, blk, std::min(blk + span, blocks), first, b, begin, end});
@@ -213,7 +225,7 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
     }
   }
   gp.threads = std::min<int64_t>(threads_wanted, static_cast<int64_t>(units.size()));
-  gp.tile_elems = tl.fused ? fused_workspace_floats(d, output_map(v, plan, steps), last, tl.tile)
+  gp.tile_elems = tl.fused ? fused_workspace_floats(d, map, last, tl.tile)
                            : checked_mul(tl.tile, K * tl.max_block, "column tile");
   gp.gather_elems = tl.gather ? checked_mul(tl.tile, Cg, "gathered tile") : 0;
   checked_mul(gp.tile_elems + gp.gather_elems, gp.threads, "column tiles");
@@ -222,10 +234,11 @@ GemmPlan plan_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t batch,
 
 }  // namespace
 
-// Multiply-adds below which another thread costs more than it saves: about 4 us of work per
-// thread at full speed, against a microsecond or two to wake the runtime's threads (measured:
-// a 3M multiply-add layer runs 1.6x faster on 2 threads than on 1).
-constexpr double kMinMacsPerThread = 5e5;
+// Multiply-adds below which another thread costs more than it saves: under 2 us of work per
+// thread at full speed, against about a microsecond to wake the runtime's spinning threads
+// (measured: the Keras docs example, 0.49M multiply-adds, runs in 4 us on 2 threads and in
+// 6 us on 1; threads that have gone to sleep cost more).
+constexpr double kMinMacsPerThread = 2e5;
 
 // Threads for a call: NUM_THREADS (0 = all cores), but no more than the work can feed. The
 // choice never changes a result (see Tiling), only the speed.
@@ -340,19 +353,23 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
     for (int64_t k = unit.first_tile; k < unit.end_tile; ++k) {
       int64_t r0 = 0, rows = 0;
       tile_rows(tl, batch, k, &r0, &rows);
-      seed_to(tile_end(tl, plan, v.geometry, batch, k));
+      // No later tile reaches the positions before the next tile's start.
+      const int64_t next =
+          k + 1 < tl.tiles ? tile_start(tl, plan, v.geometry.strides, batch, k + 1) : unit.end;
       bool done = false;
       if constexpr (std::is_same_v<T, float>) {
-        if (tl.fused) {
-          fused_tile(d, map, v.panels, FusedIo{input, output, last, C, F}, unit.group, unit.block,
-                     unit.block_end, r0, rows, tile_cols);
+        if (tl.fused) {  // writes the tile's outputs whole, bias included
+          fused_tile(d, map, v.panels, FusedIo{input, output, v.bias, last, C, F}, unit.group,
+                     unit.block, unit.block_end, r0, rows, tile_cols);
+          seeded = std::max(seeded, std::min(next, unit.end));
           done = true;
         }
       }
-      if (!done) gemm_col2im(r0, rows);
-      // No later tile reaches the positions before the next tile's start.
-      finish_to(k + 1 < tl.tiles ? tile_start(tl, plan, v.geometry.strides, batch, k + 1)
-                                 : unit.end);
+      if (!done) {
+        seed_to(tile_end(tl, plan, v.geometry, batch, k));
+        gemm_col2im(r0, rows);
+      }
+      finish_to(next);
     }
     finish_to(unit.end);
   }

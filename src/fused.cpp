@@ -14,49 +14,80 @@ namespace convt::detail {
 namespace {
 
 constexpr int kRows = static_cast<int>(kMicroRows);
-// Channels per pass over a panel (a 512 x 32 slice, 64 KiB, streams from L2 across the tile's
-// register blocks); deeper groups add their partial sums into the output once per slice.
+// (tap, channel) products per pass over the weights: a slice of a phase's panels (up to
+// 512 x 32 floats, 64 KiB) streams from L2 across the tile's register blocks. A phase whose
+// taps hold more products adds its later slices' sums into the output, one pass per slice.
 constexpr int64_t kDepthSlice = 512;
-// Output bytes a run of register blocks writes (see fused_tile), and the group's weights up to
-// which runs pay: each run passes over all of them again, which costs more than it saves once
-// they no longer fit the shared cache. channels_first runs write a scratch of at most
-// kScratchRunBytes instead, whatever the weights.
-constexpr int64_t kOutputRunBytes = int64_t{256} * 1024;
-constexpr int64_t kRunWeightBytes = int64_t{8} * 1024 * 1024;
-constexpr int64_t kScratchRunBytes = int64_t{1024} * 1024;
+// Most (tap, channel-range) segments in one slice (a phase of more taps takes more slices).
+constexpr int kMaxSegments = 16;
+// channels_first runs of register blocks write a scratch of at most this many bytes, stored
+// into the output transposed at the end of the run.
+constexpr int64_t kScratchRunBytes = int64_t{768} * 1024;
+// A tile holds up to 512 KiB of input rows (at most 1020), and its channel-major buffer -- the
+// rows, their look-back and the items' tails -- up to 896 KiB: a pass of one slice over it
+// (512 channels of every row) stays in the core's L2. With the channels_first scratch and the
+// targets, a thread's workspace stays within 2 MiB.
+constexpr int64_t kFusedTileBytes = int64_t{512} * 1024;
+constexpr int64_t kFusedBufferBytes = int64_t{896} * 1024;
+constexpr int64_t kFusedMaxTileRows = 1020;
 
-// For one register block: acc = a (depth x MR, a[c][r] at a + c*lda + r) * b (depth x 32 panel
-// slice), then row r's target [0 .. 32) += acc[r] under the filter masks. The targets are
+// One tap's part of a register block's sum: `depth` channels of the transposed input from
+// a_offset (its first channel's row, moved back by the tap's shift) times a panel slice.
+struct Segment {
+  int64_t a_offset = 0;
+  const float* b = nullptr;
+  int64_t depth = 0;
+};
+
+// For one register block of MR anchor rows: acc[r] = (first ? bias[0 .. 32) : 0) + the sum over
+// the
+// segments of a (depth x MR, a[c][r] at a + a_offset + c*lda + r) * b (depth x 32), then
+// row r's target [0 .. 32) = acc[r] (first) or += acc[r], under the filter masks. The targets are
 // y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters;
 // MR = 4 or 8 for blocks whose last rows have no target (a tile's last rows, an item's edge).
 template <int NV, bool kLinear, int MR>
-CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const float* b, int64_t depth,
-                                        float* y0, int64_t step, float* const* out, __mmask16 m0,
+CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segment* segments,
+                                        int count, bool first, const float* bias, float* y0,
+                                        int64_t step, float* const* out, __mmask16 m0,
                                         __mmask16 m1) noexcept {
   __m512 acc0[MR], acc1[MR];
+  const bool biased = first && bias != nullptr;
+  const __m512 init0 = biased ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+  const __m512 init1 = biased ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
-    acc0[r] = _mm512_setzero_ps();
-    acc1[r] = _mm512_setzero_ps();
+    acc0[r] = init0;
+    acc1[r] = init1;
   }
+  for (int s = 0; s < count; ++s) {
+    const float* ap = a + segments[s].a_offset;
+    const float* b = segments[s].b;
+    const int64_t depth = segments[s].depth;
 #pragma GCC unroll 2
-  for (int64_t c = 0; c < depth; ++c) {
-    const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
-    const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
+    for (int64_t c = 0; c < depth; ++c) {
+      const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
+      const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      const __m512 av = _mm512_set1_ps(a[c * lda + r]);
-      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-      if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+      for (int r = 0; r < MR; ++r) {
+        const __m512 av = _mm512_set1_ps(ap[c * lda + r]);
+        acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+        if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+      }
     }
   }
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
     float* y = kLinear ? y0 + r * step : out[r];
     if (!kLinear && y == nullptr) continue;
-    _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc0[r]));
-    if constexpr (NV == 2) {
-      _mm512_mask_storeu_ps(y + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc1[r]));
+    if (first) {
+      _mm512_mask_storeu_ps(y, m0, acc0[r]);
+      if constexpr (NV == 2) _mm512_mask_storeu_ps(y + 16, m1, acc1[r]);
+    } else {
+      _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc0[r]));
+      if constexpr (NV == 2) {
+        _mm512_mask_storeu_ps(y + 16, m1,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc1[r]));
+      }
     }
   }
 }
@@ -65,16 +96,6 @@ __mmask16 mask_of(int64_t n) noexcept {
   return n >= 16
              ? static_cast<__mmask16>(0xFFFF)
              : static_cast<__mmask16>((1u << static_cast<unsigned>(std::max<int64_t>(n, 0))) - 1u);
-}
-
-int64_t micro_panels(int64_t rows) noexcept { return (rows + kMicroRows - 1) / kMicroRows; }
-
-// Leading dimension of the transposed input tile: every register block's rows, rounded up to
-// whole 16 x 16 transposes, and an odd number of cache lines, so that a register block's
-// channels (one line each) spread over all L1 sets instead of aliasing 4 KiB apart.
-int64_t transposed_rows(int64_t rows) noexcept {
-  const int64_t lines = (micro_panels(rows) * kMicroRows + 15) / 16;
-  return (lines | 1) * 16;
 }
 
 // GCC 12's unmasked AVX-512 intrinsics pass an undefined vector it then warns about.
@@ -109,14 +130,22 @@ CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void transpose16(__m51
   for (int c = 0; c < 16; ++c) v[c] = t[c];
 }
 
-// v[c] = column c of the 16 x 16 block at src (ld ld): rows past `rows` and columns outside
-// `columns` read as zero.
+// v[c] = column c of the 16 rows at row[0 .. 16) (a null row reads as zero), columns outside
+// `columns` zero.
 CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void load_transposed(
-    const float* src, int64_t ld, int64_t rows, __mmask16 columns, __m512* v) noexcept {
+    const float* const* row, __mmask16 columns, __m512* v) noexcept {
   for (int r = 0; r < 16; ++r) {
-    v[r] = r < rows ? _mm512_maskz_loadu_ps(columns, src + r * ld) : _mm512_setzero_ps();
+    v[r] = row[r] != nullptr ? _mm512_maskz_loadu_ps(columns, row[r]) : _mm512_setzero_ps();
   }
   transpose16(v);
+}
+
+// The same for the 16 x 16 block at src (ld ld): rows past `rows` read as zero.
+CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void load_transposed(
+    const float* src, int64_t ld, int64_t rows, __mmask16 columns, __m512* v) noexcept {
+  const float* row[16];
+  for (int r = 0; r < 16; ++r) row[r] = r < rows ? src + r * ld : nullptr;
+  load_transposed(row, columns, v);
 }
 
 }  // namespace
@@ -128,11 +157,8 @@ CONVT_TARGET_AVX512 void transpose_to_channels(const float* x, int64_t ldx, int6
   for (int64_t r0 = 0; r0 < lda; r0 += 16) {
     for (int64_t c0 = 0; c0 < depth; c0 += 16) {
       __m512 v[16];
-      if (r0 < rows) {
-        load_transposed(x + r0 * ldx + c0, ldx, rows - r0, mask_of(depth - c0), v);
-      } else {  // padding rows: zero, without forming a pointer past the input
-        for (__m512& z : v) z = _mm512_setzero_ps();
-      }
+      // (Padding rows read as zero, without forming a pointer past the input.)
+      load_transposed(x + (r0 < rows ? r0 * ldx + c0 : 0), ldx, rows - r0, mask_of(depth - c0), v);
       for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
         _mm512_storeu_ps(a + c * lda + r0, v[c - c0]);
       }
@@ -142,10 +168,10 @@ CONVT_TARGET_AVX512 void transpose_to_channels(const float* x, int64_t ldx, int6
 
 namespace {
 
-// y[f][j0 + p] += s[p][f] for p < positions, f < filters (ld_s, ld_y): a run's channels_last
-// scratch added into a channels_first output.
-CONVT_TARGET_AVX512 void transpose_add(const float* s, int64_t ld_s, int64_t positions,
-                                       int64_t filters, float* y, int64_t ld_y) noexcept {
+// y[f][p] = s[p][f] for p < positions, f < filters (ld_s, ld_y): a run's channels_last scratch
+// stored into a channels_first output.
+CONVT_TARGET_AVX512 void transpose_store(const float* s, int64_t ld_s, int64_t positions,
+                                         int64_t filters, float* y, int64_t ld_y) noexcept {
   for (int64_t f0 = 0; f0 < filters; f0 += 16) {
     const __mmask16 fm = mask_of(filters - f0);
     for (int64_t p0 = 0; p0 < positions; p0 += 16) {
@@ -153,13 +179,70 @@ CONVT_TARGET_AVX512 void transpose_add(const float* s, int64_t ld_s, int64_t pos
       __m512 v[16];
       load_transposed(s + p0 * ld_s + f0, ld_s, positions - p0, fm, v);
       for (int64_t f = f0; f < std::min(f0 + 16, filters); ++f) {
-        float* row = y + f * ld_y + p0;
-        _mm512_mask_storeu_ps(row, pm, _mm512_add_ps(_mm512_maskz_loadu_ps(pm, row), v[f - f0]));
+        _mm512_mask_storeu_ps(y + f * ld_y + p0, pm, v[f - f0]);
       }
     }
   }
 }
 #pragma GCC diagnostic pop
+
+// A run of a fused tile's buffer rows [begin, begin + count): input rows from x + offset (the
+// group's first channel of the first row), or zeros where offset < 0.
+struct Run {
+  int64_t begin = 0, count = 0, offset = -1;
+};
+static_assert(sizeof(Run) == 3 * sizeof(int64_t), "the workspace holds three int64 per run");
+
+// a[c][b] = x[the input row of buffer row b][c] (ld ldx) for b < rows (the runs' rows, in
+// order) and c < depth, a's ld lda and 64-byte aligned, and zero in the zero runs and the rows
+// after them up to a multiple of 16.
+CONVT_TARGET_AVX512 void gather_to_channels(const float* x, int64_t ldx, const Run* runs,
+                                            int count_runs, int64_t rows, int64_t depth, float* a,
+                                            int64_t lda) noexcept {
+  int k = 0;  // the run holding the current buffer row
+  for (int64_t b0 = 0; b0 < rows; b0 += 16) {
+    while (k < count_runs && b0 >= runs[k].begin + runs[k].count) ++k;
+    if (k < count_runs && runs[k].offset >= 0 && b0 + 16 <= runs[k].begin + runs[k].count) {
+      // The common case: 16 rows of one run, evenly strided.
+      const float* src = x + runs[k].offset + (b0 - runs[k].begin) * ldx;
+      for (int64_t c0 = 0; c0 < depth; c0 += 16) {
+        __m512 v[16];
+        load_transposed(src + c0, ldx, 16, mask_of(depth - c0), v);
+        for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
+          _mm512_store_ps(a + c * lda + b0, v[c - c0]);
+        }
+      }
+      continue;
+    }
+    const float* row[16];
+    for (int64_t r = 0, j = k; r < 16; ++r) {
+      const int64_t b = b0 + r;
+      while (j < count_runs && b >= runs[j].begin + runs[j].count) ++j;
+      const bool present = j < count_runs && runs[j].offset >= 0;
+      row[r] = present ? x + runs[j].offset + (b - runs[j].begin) * ldx : nullptr;
+    }
+    for (int64_t c0 = 0; c0 < depth; c0 += 16) {
+      const float* columns[16];
+      for (int r = 0; r < 16; ++r) columns[r] = row[r] != nullptr ? row[r] + c0 : nullptr;
+      __m512 v[16];
+      load_transposed(columns, mask_of(depth - c0), v);
+      for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
+        _mm512_store_ps(a + c * lda + b0, v[c - c0]);
+      }
+    }
+  }
+}
+
+// a[c][r] = 0 for c < depth, r < count (ld lda): a few rows of every channel, a masked store
+// each (cheaper than a call to memset per channel).
+CONVT_TARGET_AVX512 void zero_columns(float* a, int64_t lda, int64_t depth,
+                                      int64_t count) noexcept {
+  for (int64_t c = 0; c < depth; ++c) {
+    for (int64_t r = 0; r < count; r += 16) {
+      _mm512_mask_storeu_ps(a + c * lda + r, mask_of(count - r), _mm512_setzero_ps());
+    }
+  }
+}
 
 }  // namespace
 
@@ -217,57 +300,97 @@ void pack_panels(const KernelDims& d, const float* packed, float* panels) noexce
 
 namespace {
 
-// Register blocks per run (see fused_tile), from the shape alone.
-int64_t run_panels(const KernelDims& d, const ColumnMap& m, bool channels_last,
-                   int64_t panels_m) noexcept {
-  const bool small_weights = d.group_elements() * int64_t{sizeof(float)} <= kRunWeightBytes;
-  if (channels_last && !small_weights) return panels_m;
-  const int64_t run_bytes = small_weights ? kOutputRunBytes : kScratchRunBytes;
-  const int64_t row_bytes = m.strides * d.filters_per_group() * int64_t{sizeof(float)};
-  return std::clamp<int64_t>(run_bytes / row_bytes / kMicroRows, 1, panels_m);
+int64_t round_up(int64_t n, int64_t to) noexcept { return (n + to - 1) / to * to; }
+
+// The tile's anchor rows (see fused_tile): `back` rows before the tile's first row that its
+// outputs read, and `gap` zero rows after each item's last row -- the anchors of the item's
+// tail (outputs past its last step's phases), and the next item's look-back.
+struct PhaseRows {
+  int64_t back = 0, gap = 0;
+};
+
+PhaseRows phase_rows(const ColumnMap& m) noexcept {
+  PhaseRows p;
+  p.back = (m.kernel_size - 1) * m.dilation / m.strides;
+  const int64_t last_anchor = (m.out_steps - 1 + m.crop_begin) / m.strides;
+  p.gap = std::max(p.back, last_anchor - (m.steps - 1));
+  return p;
 }
 
-// Output positions a run of `rows` input rows can write: (rows - 1) * S + K_eff within an item,
-// plus, for each item boundary inside the run, the amount by which an item's output exceeds
-// steps * S.
-int64_t run_positions(const ColumnMap& m, int64_t rows) {
-  const int64_t reach =
-      checked_add(checked_mul(m.kernel_size - 1, m.dilation, "kernel reach"), 1, "kernel reach");
-  const int64_t boundaries = std::min(rows - 1, (rows - 1) / m.steps + 1);
-  const int64_t excess = std::max<int64_t>(m.out_steps - m.steps * m.strides, 0);
-  return checked_add(
-      checked_add(checked_mul(rows - 1, m.strides, "run positions"), reach, "run positions"),
-      checked_mul(boundaries, excess, "run positions"), "run positions");
+// Item ends among `rows` consecutive input rows, at most.
+int64_t item_ends(const ColumnMap& m, int64_t rows) noexcept { return rows / m.steps + 1; }
+
+// Buffer rows of a tile of `rows` input rows: the look-back, the rows, a gap after each item
+// that may end in the tile, and a register block's rows of zeros (a block of fewer anchors
+// still reads 12 rows).
+int64_t buffer_rows(const ColumnMap& m, int64_t rows) {
+  const PhaseRows p = phase_rows(m);
+  const int64_t gaps = checked_mul(p.gap, item_ends(m, rows), "fused tile rows");
+  return checked_add(checked_add(p.back + kMicroRows, rows, "fused tile rows"), gaps,
+                     "fused tile rows");
 }
 
-// The workspace's parts: the channel-major input tile, three int64 per row, and (channels_first)
-// a 64-byte aligned scratch for one run's output.
+// Pieces of items in a tile of `rows` rows, at most; and runs of its buffer (gather_to_channels):
+// the look-back's two, each piece's and its gap's, and the padding.
+int64_t item_pieces(const ColumnMap& m, int64_t rows) noexcept { return item_ends(m, rows) + 1; }
+int64_t max_runs(const ColumnMap& m, int64_t rows) noexcept { return 2 * item_pieces(m, rows) + 3; }
+
+// Buffer rows per channels_first run: its output scratch (S positions per anchor, one panel's
+// 32 filters each) stays within kScratchRunBytes.
+int64_t run_rows(const ColumnMap& m) noexcept {
+  const int64_t anchor_bytes = m.strides * kPanelWidth * int64_t{sizeof(float)};
+  return std::max<int64_t>(kScratchRunBytes / anchor_bytes / kMicroRows, 1) * kMicroRows;
+}
+
+// The workspace's parts: the channel-major tile, the int64 targets of each buffer row and the
+// runs that fill it, and (channels_first) a 64-byte aligned scratch for one run's output.
 struct WorkLayout {
-  int64_t lda = 0, targets = 0, scratch = 0, total = 0;  // offsets and size, in floats
+  int64_t rows = 0;                                      // buffer rows
+  int64_t lda = 0, targets = 0, scratch = 0, total = 0;  // in floats
 };
 
 WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_last, int64_t rows) {
   WorkLayout w;
-  w.lda = transposed_rows(rows);
+  w.rows = buffer_rows(m, rows);
+  // Whole 16-row groups (the transposes write them), and an odd number of cache lines, so
+  // that a register block's channels (one line each) spread over all L1 sets instead of
+  // aliasing 4 KiB apart.
+  w.lda = ((w.rows + 15) / 16 | 1) * 16;
   w.targets = checked_mul(w.lda, d.channels_per_group(), "input tile");
-  w.scratch =
-      (checked_add(w.targets, checked_mul(rows, 6, "output targets"), "fused workspace") + 15) /
-      16 * 16;
+  // Three int64 per buffer row, per run and per piece's range of anchors.
+  const int64_t indices =
+      checked_mul(checked_add(checked_add(w.rows, max_runs(m, rows), "fused tile"),
+                              item_pieces(m, rows), "fused tile"),
+                  3, "fused tile");
+  w.scratch = round_up(
+      checked_add(w.targets, checked_mul(indices, 2, "output targets"), "fused workspace"), 16);
   w.total = w.scratch;
   if (!channels_last) {
-    const int64_t panels_m = micro_panels(rows);
-    const int64_t run_rows = std::min(run_panels(d, m, channels_last, panels_m) * kMicroRows, rows);
-    w.total = checked_add(
-        w.scratch, checked_mul(run_positions(m, run_rows), d.filters_per_group(), "output scratch"),
-        "fused workspace");
+    const int64_t anchors = std::min(run_rows(m), w.rows);
+    w.total = checked_add(w.scratch,
+                          checked_mul(checked_mul(anchors, m.strides, "output scratch"),
+                                      kPanelWidth, "output scratch"),
+                          "fused workspace");
   }
   // Whole cache lines, so that every thread's part of the workspace keeps the 64-byte
   // alignment (and the int64 targets their 8).
-  w.total = checked_add(w.total, 15, "fused workspace") / 16 * 16;
+  w.total = round_up(w.total, 16);
   return w;
 }
 
 }  // namespace
+
+int64_t fused_tile_rows(const ColumnMap& m, int64_t channels_per_group) {
+  const int64_t row_bytes = channels_per_group * int64_t{sizeof(float)};
+  const int64_t rows =
+      std::clamp<int64_t>(kFusedTileBytes / row_bytes, 2 * kMicroRows, kFusedMaxTileRows);
+  const PhaseRows p = phase_rows(m);
+  // Rows r with r + gap * (r / L + 1) <= room (buffer_rows' bound).
+  const int64_t room = kFusedBufferBytes / row_bytes - p.back - kMicroRows;
+  if (room - p.gap < 1) return 0;
+  const int64_t items = (room - p.gap) / (m.steps + p.gap);  // whole items, each with its gap
+  return std::min(rows, items > 0 ? items * m.steps : room - p.gap);
+}
 
 int64_t fused_workspace_floats(const KernelDims& d, const ColumnMap& m, bool channels_last,
                                int64_t tile_rows) {
@@ -277,135 +400,203 @@ int64_t fused_workspace_floats(const KernelDims& d, const ColumnMap& m, bool cha
 void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, const FusedIo& io,
                 int64_t group, int64_t first_block, int64_t end_block, int64_t r0, int64_t rows,
                 float* work) noexcept {
-  const int64_t Cg = d.channels_per_group(), Fg = d.filters_per_group(), S = m.strides;
-  const int64_t panels_m = micro_panels(rows), chunks = panel_chunks(d);
+  const int64_t Cg = d.channels_per_group(), S = m.strides, D = m.dilation, K = m.kernel_size;
+  const int64_t L = m.steps, L_out = m.out_steps, chunks = panel_chunks(d);
+  const PhaseRows pr = phase_rows(m);
   const WorkLayout layout = work_layout(d, m, io.channels_last, rows);
   const int64_t lda = layout.lda;
-  const int64_t o0 = group * Fg + first_block * d.block();  // the unit's first filter
-  const int64_t width = std::min(end_block * d.block(), Fg) - first_block * d.block();
-  float* a = work;  // a[c'][row], rows past the tile zero
-  if (io.channels_last) {
-    transpose_to_channels(io.x + r0 * io.in_channels + group * Cg, io.in_channels, rows, Cg, a,
-                          lda);
-  } else {  // already channel-major: each channel's steps copied side by side, item by item
-    for (int64_t c = 0; c < Cg; ++c) {
-      float* dst = a + c * lda;
-      for (int64_t row = 0; row < rows;) {
-        const int64_t item = (r0 + row) / m.steps, i = (r0 + row) % m.steps;
-        const int64_t n = std::min(rows - row, m.steps - i);
-        std::copy_n(io.x + (item * io.in_channels + group * Cg + c) * m.steps + i, n, dst + row);
-        row += n;
-      }
-      std::fill(dst + rows, dst + lda, 0.0f);
-    }
-  }
-  // Each row's first target (tap 0), as a flattened position item*L_out + j, and the range of
-  // positions it may write: its own item's output, within the unit's window.
+  const int64_t o0 = group * d.filters_per_group() + first_block * d.block();  // first filter
+  float* a = work;                                                             // a[c'][buffer row]
   auto* base = reinterpret_cast<int64_t*>(work + layout.targets);
-  int64_t* lo = base + rows;
-  int64_t* hi = lo + rows;
+  int64_t* lo = base + layout.rows;
+  int64_t* hi = lo + layout.rows;
+  auto* runs = reinterpret_cast<Run*>(hi + layout.rows);
+  auto* ranges = reinterpret_cast<int64_t*>(runs + max_runs(m, rows));  // [begin, end) pairs
+
+  // The buffer: `back` rows before the tile's first (the item's earlier rows, or zeros), then
+  // the tile's rows item by item, each item that ends in the tile followed by `gap` zero rows.
+  // Buffer row b holds input step i of item n (i >= L in a gap: zeros) and anchors the S
+  // outputs n*L_out + i*S - crop + phi, phi < S: output j's taps t are those with
+  // t*D == (j + crop) mod S, each reading the input row i - floor(t*D / S), `shift` rows back.
+  // Every output is thus one anchor's, and a tile writes exactly the outputs from its first
+  // row's first (tile_start) to the next tile's.
+  int64_t n = 0;  // buffer rows laid out
+  int count_runs = 0;
+  int64_t count_ranges = 0;
+  // (Locals, not m's fields: the stores below could alias them.)
+  const int64_t crop = m.crop_begin, wb = m.window_begin, we = m.window_end, C = io.in_channels;
+  // `count` rows from step `step` of `item` (zeros for item < 0); their outputs are written
+  // when `anchors`.
+  const auto put = [&](int64_t item, int64_t step, int64_t count, bool anchors) {
+    if (count <= 0) return;
+    const int64_t offset = item < 0           ? -1
+                           : io.channels_last ? (item * L + step) * C + group * Cg
+                                              : (item * C + group * Cg) * L + step;
+    runs[count_runs++] = {n, count, offset};
+    for (int64_t r = 0; r < count; ++r) {
+      base[n + r] = anchors ? item * L_out + (step + r) * S - crop : 0;
+      lo[n + r] = anchors ? std::max(item * L_out, wb) : 0;
+      hi[n + r] = anchors ? std::min(item * L_out + L_out, we) : 0;
+    }
+    n += count;
+  };
   {
-    // (Locals, not m's fields: the stores below could alias them.)
-    const int64_t steps = m.steps, L_out = m.out_steps, crop = m.crop_begin;
-    const int64_t wb = m.window_begin, we = m.window_end;
-    int64_t item = r0 / steps, step = r0 % steps;  // advanced per row, no division
-    for (int64_t row = 0; row < rows; ++row, ++step) {
-      if (step == steps) step = 0, ++item;
-      base[row] = item * L_out + step * S - crop;
-      lo[row] = std::max(item * L_out, wb);
-      hi[row] = std::min(item * L_out + L_out, we);
-    }
-  }
-  const int64_t reach = (m.kernel_size - 1) * m.dilation + 1;
-  const int64_t last_offset = (kMicroRows - 1) * S;
-  // Register blocks in runs whose output rows (about S*F/G floats per input row) stay in L2
-  // while every panel passes over them; a panel is reused by each run's register blocks.
-  // channels_last runs add into the output; channels_first runs into a channels_last scratch
-  // of the run's positions, added into the output, transposed, at the end of the run.
-  const int64_t per_run = run_panels(d, m, io.channels_last, panels_m);
-  float* scratch = work + layout.scratch;
-  for (int64_t q0 = 0; q0 < panels_m; q0 += per_run) {
-    const int64_t q1 = std::min(q0 + per_run, panels_m);
-    float* target = io.y + o0;  // position `origin`'s first filter of the unit, ld `ld`
-    int64_t ld = io.filters, origin = 0, end = 0;
-    if (!io.channels_last) {
-      origin = INT64_MAX;
-      for (int64_t row = q0 * kMicroRows; row < std::min(q1 * kMicroRows, rows); ++row) {
-        const int64_t from = std::max(base[row], lo[row]);
-        const int64_t to = std::min(base[row] + reach, hi[row]);
-        if (from < to) origin = std::min(origin, from), end = std::max(end, to);
+    int64_t item = r0 / L, step = r0 % L;
+    const int64_t lead = std::min(pr.back, step);
+    put(-1, 0, pr.back - lead, false);
+    put(item, step - lead, lead, false);
+    // An item's anchors with outputs: from its first step whose last phase is not cropped to
+    // the last step with an output (past its last row: the tail, in the gap).
+    const int64_t first_anchor = crop / S, last_anchor = (L_out - 1 + crop) / S;
+    for (int64_t row = 0; row < rows;) {
+      const int64_t count = std::min(rows - row, L - step);
+      const int64_t at = n - step;  // buffer row of the item's step 0
+      put(item, step, count, true);
+      const bool ends = step + count == L;
+      if (ends) {
+        const int64_t tail = n;
+        put(-1, 0, pr.gap, false);  // zeros, anchoring the item's tail
+        for (int64_t r = 0; r < pr.gap; ++r) {
+          base[tail + r] = item * L_out + (L + r) * S - crop;
+          lo[tail + r] = std::max(item * L_out, wb);
+          hi[tail + r] = std::min(item * L_out + L_out, we);
+        }
       }
-      if (origin == INT64_MAX) continue;  // the run writes nothing the unit owns
-      std::fill(scratch, scratch + (end - origin) * width, 0.0f);
-      target = scratch;
-      ld = width;
+      const int64_t from = std::max(step, first_anchor);
+      const int64_t to = std::min(ends ? L + pr.gap : step + count, last_anchor + 1);
+      if (from < to) {
+        ranges[2 * count_ranges] = at + from;
+        ranges[2 * count_ranges + 1] = at + to;
+        ++count_ranges;
+      }
+      row += count;
+      step += count;
+      if (ends) step = 0, ++item;
     }
-    for (int64_t blk = first_block; blk < end_block; ++blk) {
-      const int64_t bw = d.block_width(blk);
-      const float* block_panels = panels + panel_offset(d, group, blk, 0, 0);
-      float* yb = target + (blk - first_block) * d.block();
-      for (int64_t t = 0; t < m.kernel_size; ++t) {
-        for (int64_t h = 0; h * kPanelWidth < bw; ++h) {
-          const int64_t filters = std::min(kPanelWidth, bw - h * kPanelWidth);
-          const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
-          const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
-          const auto run = [&](auto linear, auto mr, const float* ap, const float* b, int64_t depth,
-                               float* y0, float* const* out) {
-            constexpr bool kLinear = decltype(linear)::value;
-            constexpr int kMr = decltype(mr)::value;
-            if (filters > 16) {
-              register_block<2, kLinear, kMr>(ap, lda, b, depth, y0, S * ld, out, m0, m1);
-            } else {
-              register_block<1, kLinear, kMr>(ap, lda, b, depth, y0, S * ld, out, m0, m1);
-            }
-          };
-          for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
-            const int64_t depth = std::min(kDepthSlice, Cg - c0);
-            const float* b = panel + c0 * kPanelWidth;
-            for (int64_t p = q0; p < q1; ++p) {
-              const float* ap = a + c0 * lda + p * kMicroRows;
-              const int64_t first = p * kMicroRows, last = std::min(first + kMicroRows, rows) - 1;
-              const int64_t j0 = base[first] + t * m.dilation;
-              // The common case: 12 rows of one item whose targets, S apart, are all owned.
-              if (last - first == kMicroRows - 1 && base[last] - base[first] == last_offset &&
-                  lo[first] == lo[last] && hi[first] == hi[last] && j0 >= lo[first] &&
-                  j0 + last_offset < hi[first]) {
-                float* y0 = yb + (j0 - origin) * ld + h * kPanelWidth;
-                run(std::true_type(), std::integral_constant<int, kRows>(), ap, b, depth, y0,
-                    nullptr);
-                continue;
-              }
-              float* out[kRows];
-              int rows_hit = 0;  // one past the last row with a target
-              for (int r = 0; r < kRows; ++r) {
-                const int64_t row = first + r;
-                const int64_t j = row <= last ? base[row] + t * m.dilation : -1;
-                const bool hit = row <= last && j >= lo[row] && j < hi[row];
-                out[r] = hit ? yb + (j - origin) * ld + h * kPanelWidth : nullptr;
-                if (hit) rows_hit = r + 1;
-              }
-              if (rows_hit == 0) continue;
-              if (rows_hit <= 4) {
-                run(std::false_type(), std::integral_constant<int, 4>(), ap, b, depth, nullptr,
-                    out);
-              } else if (rows_hit <= 8) {
-                run(std::false_type(), std::integral_constant<int, 8>(), ap, b, depth, nullptr,
-                    out);
-              } else {
-                run(std::false_type(), std::integral_constant<int, kRows>(), ap, b, depth, nullptr,
-                    out);
-              }
-            }
-          }
+    put(-1, 0, kMicroRows, false);
+  }
+  if (io.channels_last) {
+    gather_to_channels(io.x, C, runs, count_runs, n, Cg, a, lda);
+  } else {
+    for (int64_t c = 0; c < Cg; ++c) {
+      for (int k = 0; k < count_runs; ++k) {
+        const Run& run = runs[k];
+        if (run.offset < 0) {
+          zero_columns(a + c * lda + run.begin, lda, 1, run.count);
+        } else {
+          std::copy_n(io.x + run.offset + c * L, run.count, a + c * lda + run.begin);
         }
       }
     }
-    for (int64_t pos = origin; !io.channels_last && pos < end;) {
-      const int64_t item = pos / m.out_steps, j = pos % m.out_steps;
-      const int64_t n = std::min(end - pos, m.out_steps - j);
-      transpose_add(scratch + (pos - origin) * width, width, n, width,
-                    io.y + (item * io.filters + o0) * m.out_steps + j, m.out_steps);
-      pos += n;
+  }
+  const int64_t last_offset = (kMicroRows - 1) * S;
+  // Register blocks: 12 anchors of one range at a time (fewer at its end), for each panel of
+  // 32 filters. channels_last adds into the output directly; channels_first runs of the
+  // buffer's rows write a channels_last scratch of their outputs for the panel's filters,
+  // stored into the output transposed. Either way each panel's weights pass once per tile
+  // (channels_first: per run, and a run usually spans the tile).
+  const int64_t span = io.channels_last ? n : run_rows(m);
+  float* scratch = work + layout.scratch;
+  for (int64_t blk = first_block; blk < end_block; ++blk) {
+    const int64_t bw = d.block_width(blk);
+    const float* block_panels = panels + panel_offset(d, group, blk, 0, 0);
+    for (int64_t h = 0; h * kPanelWidth < bw; ++h) {
+      const int64_t f0 = (blk - first_block) * d.block() + h * kPanelWidth;  // unit's filter
+      const int64_t filters = std::min(kPanelWidth, bw - h * kPanelWidth);
+      const __mmask16 m0 = mask_of(filters), m1 = mask_of(filters - 16);
+      const float* bias = io.bias ? io.bias + o0 + f0 : nullptr;
+      for (int64_t u0 = 0; u0 < n; u0 += span) {
+        const int64_t u1 = std::min(u0 + span, n);
+        float* yb = io.y + o0 + f0;  // position `origin`'s first filter of the panel, ld `ld`
+        int64_t ld = io.filters, origin = 0, end = 0;
+        if (!io.channels_last) {
+          origin = INT64_MAX;
+          for (int64_t b = u0; b < u1; ++b) {
+            const int64_t from = std::max(base[b], lo[b]), to = std::min(base[b] + S, hi[b]);
+            if (from < to) origin = std::min(origin, from), end = std::max(end, to);
+          }
+          if (origin == INT64_MAX) continue;  // the run writes nothing the unit owns
+          yb = scratch;
+          ld = kPanelWidth;
+        }
+        for (int64_t phi = 0; phi < S; ++phi) {
+          Segment segments[kMaxSegments];
+          int count = 0;
+          int64_t depth = 0;
+          bool first = true;
+          const auto run = [&](auto linear, auto mr, const float* ap, float* y0,
+                               float* const* out) {
+            constexpr bool kLinear = decltype(linear)::value;
+            constexpr int kMr = decltype(mr)::value;
+            if (filters > 16) {
+              register_block<2, kLinear, kMr>(ap, lda, segments, count, first, bias, y0, S * ld,
+                                              out, m0, m1);
+            } else {
+              register_block<1, kLinear, kMr>(ap, lda, segments, count, first, bias, y0, S * ld,
+                                              out, m0, m1);
+            }
+          };
+          // The register block of `rows` anchors from buffer row b0, at this phase.
+          const auto block = [&](int64_t b0, int64_t rows_in) {
+            const int64_t b1 = b0 + kMicroRows - 1, j0 = base[b0] + phi;
+            // The common case: 12 anchors whose outputs, S apart, are all owned.
+            if (rows_in == kMicroRows && base[b1] - base[b0] == last_offset && lo[b0] == lo[b1] &&
+                hi[b0] == hi[b1] && j0 >= lo[b0] && j0 + last_offset < hi[b0]) {
+              run(std::true_type(), std::integral_constant<int, kRows>(), a + b0,
+                  yb + (j0 - origin) * ld, nullptr);
+              return;
+            }
+            float* out[kRows];
+            int rows_hit = 0;  // one past the last row with a target
+            for (int r = 0; r < kRows; ++r) {
+              const int64_t j = base[b0 + r] + phi;
+              const bool hit = r < rows_in && j >= lo[b0 + r] && j < hi[b0 + r];
+              out[r] = hit ? yb + (j - origin) * ld : nullptr;
+              if (hit) rows_hit = r + 1;
+            }
+            if (rows_hit == 0) return;
+            if (rows_hit <= 4) {
+              run(std::false_type(), std::integral_constant<int, 4>(), a + b0, nullptr, out);
+            } else if (rows_hit <= 8) {
+              run(std::false_type(), std::integral_constant<int, 8>(), a + b0, nullptr, out);
+            } else {
+              run(std::false_type(), std::integral_constant<int, kRows>(), a + b0, nullptr, out);
+            }
+          };
+          // One pass over the run's register blocks with the slice's segments.
+          const auto pass = [&] {
+            for (int64_t k = 0; k < count_ranges; ++k) {
+              const int64_t from = std::max(ranges[2 * k], u0);
+              const int64_t to = std::min(ranges[2 * k + 1], u1);
+              for (int64_t b0 = from; b0 < to; b0 += kMicroRows) {
+                block(b0, std::min<int64_t>(kMicroRows, to - b0));
+              }
+            }
+            first = false;
+            count = 0;
+            depth = 0;
+          };
+          // The phase's (tap, channel range) segments, in order, cut into slices.
+          for (int64_t t = 0; t < K; ++t) {
+            if (t * D % S != phi) continue;
+            const float* panel = block_panels + (t * chunks + h) * Cg * kPanelWidth;
+            for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
+              const int64_t part = std::min(kDepthSlice, Cg - c0);
+              if (count == kMaxSegments || (count > 0 && depth + part > kDepthSlice)) pass();
+              segments[count++] = {c0 * lda - t * D / S, panel + c0 * kPanelWidth, part};
+              depth += part;
+            }
+          }
+          if (count > 0 || first) pass();  // (a phase no tap reaches: the bias alone)
+        }
+        for (int64_t pos = origin; !io.channels_last && pos < end;) {
+          const int64_t item = pos / L_out, j = pos % L_out;
+          const int64_t count = std::min(end - pos, L_out - j);
+          transpose_store(scratch + (pos - origin) * kPanelWidth, kPanelWidth, count, filters,
+                          io.y + (item * io.filters + o0 + f0) * L_out + j, L_out);
+          pos += count;
+        }
+      }
     }
   }
 }

@@ -1,14 +1,17 @@
-// The fused GEMM + col2im kernel, for float32 on CPUs with AVX-512F: a register block of 12
-// input rows x 32 (tap, filter) columns is computed over the group's channels and added
-// straight into the output from registers (channels_last), or into a small channels_last
-// scratch added into the output, transposed, once per run of register blocks (channels_first)
-// -- no column buffer, no col2im pass, and no per-call repacking of the weights, which the
-// layer keeps in this kernel's panel order.
+// The fused GEMM + col2im kernel, for float32 on CPUs with AVX-512F. It is output-stationary
+// within a phase: outputs j = i*S - crop + phi (phi < S) of 12 consecutive input steps i are
+// summed in registers, 32 filters at a time, over every tap t with t*D = phi (mod S) -- tap t
+// reading input step i - floor(t*D/S) -- and over the group's channels, starting from the
+// bias; then stored once (a phase with more than 512 (tap, channel) products adds each further
+// slice's sum). channels_first outputs go through a small channels_last scratch, stored
+// transposed once per run of register blocks. No column buffer, no col2im pass, no seeding of
+// the output, and no per-call repacking of the weights, which the layer keeps in this kernel's
+// panel order.
 //
 // Panels: for group g, filter block b (packing.hpp), tap t and chunk h of 32 filters within
 // the block, a (C/G) x 32 row-major matrix, zero beyond the block's width:
 //   panel[c'][f] = packed[g][c'][column(t, b*Fb + h*32 + f)].
-// The input tile is copied once per (tile, block) into 12-row micro-panels (a[m][c'][r]).
+// The input tile is copied once per (tile, filter blocks) into a channel-major buffer.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +26,7 @@
 namespace convt::detail {
 
 inline constexpr int64_t kPanelWidth = 32;  // filters per weight panel: two AVX-512 vectors
-inline constexpr int64_t kMicroRows = 12;   // input rows per register block
+inline constexpr int64_t kMicroRows = 12;   // anchor rows per register block
 // Filters per group from which the fused kernel runs; narrower groups would leave most of a
 // panel empty (they take the tap-sum kernel, or OpenBLAS).
 inline constexpr int64_t kFusedMinFilters = 16;
@@ -83,24 +86,33 @@ CONVT_TARGET_AVX512 void transpose_to_channels(const float* x, int64_t ldx, int6
 
 // The input and output of a call, as the fused kernel sees them.
 struct FusedIo {
-  const float* x = nullptr;  // the whole input
-  float* y = nullptr;        // the whole output
+  const float* x = nullptr;     // the whole input
+  float* y = nullptr;           // the whole output
+  const float* bias = nullptr;  // F values, or null
   bool channels_last = true;
   int64_t in_channels = 1;  // C
   int64_t filters = 1;      // F
 };
 
-// Floats of one thread's workspace for tiles of up to `tile_rows` rows: the input tile made
-// channel-major, three int64 per row of output targets and, for channels_first, a scratch for
+// Input rows per tile (m's geometry and steps): the tile's channel-major buffer -- its rows,
+// the look-back before them and each item's tail -- stays within 512 KiB. 0 when not even one
+// row fits (taps reaching hundreds of steps back): the kernel does not apply.
+int64_t fused_tile_rows(const ColumnMap& m, int64_t channels_per_group);
+
+// Floats of one thread's workspace for tiles of up to `tile_rows` rows: the channel-major
+// buffer, three int64 per buffer row of output targets and, for channels_first, a scratch for
 // one run of register blocks' output.
 int64_t fused_workspace_floats(const KernelDims& d, const ColumnMap& m, bool channels_last,
                                int64_t tile_rows);
 
-// y[target(i, t)][o] += sum over c' of x[i][c'] * W[c'][t][o] for the `rows` global input rows
-// from r0, every tap t and the filters of blocks [first_block, end_block) of `group`, with
-// col2im's targets and window (m's strides, dilation, kernel_size, crop_begin, out_steps,
-// steps and window). `panels` are the layer's; `work` holds fused_workspace_floats(d, m,
-// io.channels_last, rows) floats, 64-byte aligned.
+// For the `rows` global input rows from r0 (m.steps per item): y[j][o] = bias[o] + the sum of
+// x[i][c'] * W[c'][t][o] over the channels of `group` and every (i, t) with target j (col2im's
+// targets: m's strides, dilation, kernel_size, crop_begin, out_steps), for every output j from
+// the tile's first row's first (its output at tap 0, or the item's start) to the next tile's,
+// within m's window, and the filters of blocks [first_block, end_block). Every output is
+// written by exactly one tile, whatever the tiling, with the same sum. `panels` are the
+// layer's; `work` holds fused_workspace_floats(d, m, io.channels_last, rows) floats, 64-byte
+// aligned.
 void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, const FusedIo& io,
                 int64_t group, int64_t first_block, int64_t end_block, int64_t r0, int64_t rows,
                 float* work) noexcept;

@@ -27,6 +27,7 @@ struct Case {
   int32_t padding;
   int64_t pad_begin, pad_end;
   int32_t activation;
+  int64_t output_padding = CONVT_OUTPUT_PADDING_UNSET;
 };
 
 // Shapes that give several filter blocks, several tiles and segments, look-back across tile
@@ -48,6 +49,14 @@ const std::vector<Case>& cases() {
       {3, 600, 40, 1, 7, 3, 2, 150, CONVT_PADDING_EXPLICIT, 5, 2, CONVT_ACTIVATION_RELU},
       {2, 520, 96, 2, 3, 1, 1, 300, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_LINEAR},
       {1, 100, 200, 1, 4, 2, 1, 2100, CONVT_PADDING_EXPLICIT, 1, 1, CONVT_ACTIVATION_GELU},
+      // 20 taps per phase (more segments than one pass holds); output padding with dilation
+      // past the stride (each item's tail outputs, bias only); phases no tap reaches (D = S);
+      // taps reaching further back than a fused tile holds (OpenBLAS instead).
+      {2, 16, 24, 1, 40, 2, 1, 50, CONVT_PADDING_VALID, 0, 0, CONVT_ACTIVATION_LINEAR},
+      {3, 20, 32, 1, 3, 2, 4, 37, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_LINEAR, 3},
+      {2, 24, 48, 1, 5, 3, 3, 61, CONVT_PADDING_EXPLICIT, 2, 0, CONVT_ACTIVATION_RELU, 2},
+      {2, 24, 40, 1, 5, 3, 2, 45, CONVT_PADDING_EXPLICIT, 1, 0, CONVT_ACTIVATION_LINEAR, 2},
+      {1, 1024, 16, 1, 150, 1, 1, 30, CONVT_PADDING_VALID, 0, 0, CONVT_ACTIVATION_LINEAR},
       // The tap-sum kernel's: two groups of 3 filters with dilation; 12 filters, 9 taps (two
       // passes of taps), stride 8, several output blocks.
       {2, 40, 6, 2, 5, 2, 2, 333, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_TANH},
@@ -60,6 +69,7 @@ std::string describe(const Case& c, int32_t format) {
   return "N=" + std::to_string(c.N) + " C=" + std::to_string(c.C) + " F=" + std::to_string(c.F) +
          " G=" + std::to_string(c.G) + " K=" + std::to_string(c.K) + " S=" + std::to_string(c.S) +
          " D=" + std::to_string(c.D) + " L=" + std::to_string(c.L) +
+         " output_padding=" + std::to_string(c.output_padding) +
          (format == CONVT_CHANNELS_FIRST ? " NCW" : " NWC");
 }
 
@@ -78,6 +88,7 @@ void configure(convt_layer* layer, const Case& c, int32_t format, int32_t dtype)
   REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PADDING, c.padding) == CONVT_OK);
   REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PAD_BEGIN, c.pad_begin) == CONVT_OK);
   REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PAD_END, c.pad_end) == CONVT_OK);
+  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_OUTPUT_PADDING, c.output_padding) == CONVT_OK);
   REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_ACTIVATION, c.activation) == CONVT_OK);
   REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DATA_FORMAT, format) == CONVT_OK);
   REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DTYPE, dtype) == CONVT_OK);
@@ -124,6 +135,7 @@ void check_path_against_reference(const Case& c, int32_t format, Path path) {
   layer.set_int(CONVT_PARAM_PADDING, c.padding);
   layer.set_int(CONVT_PARAM_PAD_BEGIN, c.pad_begin);
   layer.set_int(CONVT_PARAM_PAD_END, c.pad_end);
+  layer.set_int(CONVT_PARAM_OUTPUT_PADDING, c.output_padding);
   layer.set_int(CONVT_PARAM_DATA_FORMAT, format);
   layer.set_int(CONVT_PARAM_NUM_THREADS, 2);
   layer.set_int(CONVT_PARAM_DTYPE,

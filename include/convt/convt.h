@@ -126,16 +126,19 @@
  *   - tap-sum (float32, fewer than 16 filters per group, AVX-512F, a stride dividing 16):
  *     each tap's sum over the channels along time, then each output gathered from its taps'
  *     sums;
- *   - fused (float32, at least 16 filters per group, CPUs with AVX-512F): for each tile of
- *     input steps, blocks of 12 steps x 32 (tap, filter) columns are computed in registers
- *     and added straight into the output (channels_first: into a small scratch, added
- *     transposed). The layer keeps a second copy of its kernel in this kernel's order, so
- *     float32 weights take twice their size in memory;
+ *   - fused (float32, at least 16 filters per group, CPUs with AVX-512F): outputs are summed
+ *     in registers, 12 steps of one phase (j mod strides) x 32 filters at a time, over all the
+ *     taps that reach them and the group's channels, from the bias; then stored once
+ *     (channels_first: through a small scratch, stored transposed). A phase with more than
+ *     512 (tap, channel) products adds each further 512's sum. The layer keeps a second copy
+ *     of its kernel in this kernel's order, so float32 weights take twice their size in
+ *     memory. Layers whose taps reach further back than the kernel's 512 KiB input tile
+ *     holds (hundreds of steps) take GEMM + col2im instead;
  *   - GEMM + col2im (float64, narrower groups, other CPUs): for each tile and each block of
  *     about 1024 (tap, filter) columns, one single-threaded SGEMM/DGEMM (OpenBLAS) computes
  *     the tile's contributions, which col2im adds into the output while they are in cache.
- *   The output is seeded with the bias just before a tile first reaches it, and element-wise
- *   activations run on each piece as soon as it is finished.
+ *   The other kernels seed the output with the bias just before a tile first reaches it.
+ *   Element-wise activations run on each piece as soon as it is finished.
  *   Forward allocates a bounded workspace per call (convt_layer_workspace_size: at most 2 MiB
  *   per thread, whatever the length) and keeps nothing between calls, so it is reentrant.
  *   OpenBLAS (0.3.21; for GEMM + col2im, backward and streams) is private and statically
