@@ -85,6 +85,10 @@ Tiling make_tiling(const KernelDims& d, const ColumnMap& m, bool channels_last, 
     const int64_t n =
         std::max(fit, std::min((fit + per - 1) / per * per, rows / kMinFusedTileRows));
     t.tile = rows / n + (rows % n != 0);
+    // Whole items where they fit: tiles then start at an item, and register blocks at its
+    // first step.
+    const int64_t items = batch / n + (batch % n != 0);
+    if (batch >= n && items * steps <= tile) t.tile = items * steps;
   }
   if (t.gather) {  // the column tile and the gathered input together stay within the bound
     const int64_t gather_row_bytes = checked_mul(d.channels_per_group(), elem_size, "gather row");

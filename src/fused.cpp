@@ -202,7 +202,12 @@ CONVT_TARGET_AVX512 void gather_to_channels(const float* x, int64_t ldx, const R
   int k = 0;  // the run holding the current buffer row
   for (int64_t b0 = 0; b0 < rows; b0 += 16) {
     while (k < count_runs && b0 >= runs[k].begin + runs[k].count) ++k;
-    if (k < count_runs && runs[k].offset >= 0 && b0 + 16 <= runs[k].begin + runs[k].count) {
+    const bool whole = k < count_runs && b0 + 16 <= runs[k].begin + runs[k].count;
+    if (whole && runs[k].offset < 0) {  // 16 rows of zeros
+      for (int64_t c = 0; c < depth; ++c) _mm512_store_ps(a + c * lda + b0, _mm512_setzero_ps());
+      continue;
+    }
+    if (whole) {
       // The common case: 16 rows of one run, evenly strided.
       const float* src = x + runs[k].offset + (b0 - runs[k].begin) * ldx;
       for (int64_t c0 = 0; c0 < depth; c0 += 16) {
@@ -303,17 +308,21 @@ namespace {
 int64_t round_up(int64_t n, int64_t to) noexcept { return (n + to - 1) / to * to; }
 
 // The tile's anchor rows (see fused_tile): `back` rows before the tile's first row that its
-// outputs read, and `gap` zero rows after each item's last row -- the anchors of the item's
-// tail (outputs past its last step's phases), and the next item's look-back.
+// outputs read, in a lead of `lead` rows (zeros first); and `gap` zero rows after each item's
+// last row -- the anchors of the item's tail (outputs past its last step's phases), and the
+// next item's look-back. lead and L + gap are whole 16-row groups, so that the transposes of
+// a tile starting at an item mostly read 16 rows of one item, or none.
 struct PhaseRows {
-  int64_t back = 0, gap = 0;
+  int64_t back = 0, lead = 0, gap = 0;
 };
 
 PhaseRows phase_rows(const ColumnMap& m) noexcept {
   PhaseRows p;
   p.back = (m.kernel_size - 1) * m.dilation / m.strides;
+  p.lead = round_up(p.back, 16);
   const int64_t last_anchor = (m.out_steps - 1 + m.crop_begin) / m.strides;
   p.gap = std::max(p.back, last_anchor - (m.steps - 1));
+  p.gap += (16 - (m.steps + p.gap) % 16) % 16;
   return p;
 }
 
@@ -326,7 +335,7 @@ int64_t item_ends(const ColumnMap& m, int64_t rows) noexcept { return rows / m.s
 int64_t buffer_rows(const ColumnMap& m, int64_t rows) {
   const PhaseRows p = phase_rows(m);
   const int64_t gaps = checked_mul(p.gap, item_ends(m, rows), "fused tile rows");
-  return checked_add(checked_add(p.back + kMicroRows, rows, "fused tile rows"), gaps,
+  return checked_add(checked_add(p.lead + kMicroRows, rows, "fused tile rows"), gaps,
                      "fused tile rows");
 }
 
@@ -386,7 +395,7 @@ int64_t fused_tile_rows(const ColumnMap& m, int64_t channels_per_group) {
       std::clamp<int64_t>(kFusedTileBytes / row_bytes, 2 * kMicroRows, kFusedMaxTileRows);
   const PhaseRows p = phase_rows(m);
   // Rows r with r + gap * (r / L + 1) <= room (buffer_rows' bound).
-  const int64_t room = kFusedBufferBytes / row_bytes - p.back - kMicroRows;
+  const int64_t room = kFusedBufferBytes / row_bytes - p.lead - kMicroRows;
   if (room - p.gap < 1) return 0;
   const int64_t items = (room - p.gap) / (m.steps + p.gap);  // whole items, each with its gap
   return std::min(rows, items > 0 ? items * m.steps : room - p.gap);
@@ -413,7 +422,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   auto* runs = reinterpret_cast<Run*>(hi + layout.rows);
   auto* ranges = reinterpret_cast<int64_t*>(runs + max_runs(m, rows));  // [begin, end) pairs
 
-  // The buffer: `back` rows before the tile's first (the item's earlier rows, or zeros), then
+  // The buffer: `lead` rows before the tile's first (ending in the item's `back` earlier rows,
+  // or zeros), then
   // the tile's rows item by item, each item that ends in the tile followed by `gap` zero rows.
   // Buffer row b holds input step i of item n (i >= L in a gap: zeros) and anchors the S
   // outputs n*L_out + i*S - crop + phi, phi < S: output j's taps t are those with
@@ -443,7 +453,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   {
     int64_t item = r0 / L, step = r0 % L;
     const int64_t lead = std::min(pr.back, step);
-    put(-1, 0, pr.back - lead, false);
+    put(-1, 0, pr.lead - lead, false);
     put(item, step - lead, lead, false);
     // An item's anchors with outputs: from its first step whose last phase is not cropped to
     // the last step with an output (past its last row: the tail, in the gap).
