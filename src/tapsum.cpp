@@ -60,6 +60,38 @@ CONVT_TARGET_AVX512 void tap_sums(const float* x, int64_t ldx, int64_t depth, co
   }
 }
 
+// Lanes l < 16 whose step first + l lies in [i0, i1).
+CONVT_TARGET_AVX512 inline __mmask16 steps_mask(int64_t first, int64_t i0, int64_t i1) noexcept {
+  const int64_t lo = std::clamp<int64_t>(i0 - first, 0, 16);
+  const int64_t hi = std::clamp<int64_t>(i1 - first, 0, 16);
+  return hi <= lo ? 0 : static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+// row[at + l] in the lanes l of `in` (at + l >= 0 there), zero elsewhere.
+CONVT_TARGET_AVX512 inline __m512 load_lanes(const float* row, int64_t at, __mmask16 in) noexcept {
+  alignas(64) float lanes[16] = {};
+  for (int l = 0; l < 16; ++l) {
+    if (in & (1u << l)) lanes[l] = row[at + l];
+  }
+  return _mm512_load_ps(lanes);
+}
+
+// v[0 .. S) (S = 1, 2, 4, 8 or 16) hold S rows of 16; afterwards v[k] lane l holds what row
+// (16k + l) % S held at lane (16k + l) / S: the rows interleaved, element by element. log2(S)
+// rounds of zips of row r with row r + S/2.
+CONVT_TARGET_AVX512 inline void interleave(__m512* v, int64_t S) noexcept {
+  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  for (int64_t round = 1; round < S; round *= 2) {
+    __m512 t[16];
+    for (int64_t r = 0; r < S / 2; ++r) {
+      t[2 * r] = _mm512_permutex2var_ps(v[r], lo, v[r + S / 2]);
+      t[2 * r + 1] = _mm512_permutex2var_ps(v[r], hi, v[r + S / 2]);
+    }
+    for (int64_t r = 0; r < S; ++r) v[r] = t[r];
+  }
+}
+
 // Where a unit reads and writes: the group's channels of one item (channels_first: x[c][i],
 // ld steps; channels_last: x[i][c], ld C, transposed block by block into xt), and its filters'
 // outputs y[f * y_filter + j * y_step].
@@ -82,22 +114,14 @@ CONVT_TARGET_AVX512 void tapsum_unit(const SignalPlan& p, const TapsumIo& io, in
                                      int64_t j1, float* z, int64_t ldz, float* xt,
                                      int64_t ldxt) noexcept {
   const int64_t S = p.strides, P = p.crop_begin, K = p.kernel_size, L = p.steps;
-  // Per slot: the gather's offsets (tap row + step within the vector's window) and lanes.
-  __m512i offset[SignalPlan::kMaxSlots], back[SignalPlan::kMaxSlots];
-  __mmask16 has[SignalPlan::kMaxSlots];
+  // Per slot and output phase (lane k of a vector is phase k % S, see below): the phase's tap
+  // in that slot (or -1), and its step relative to the vector's first, -q.
+  int64_t tap[SignalPlan::kMaxSlots][16], shift[SignalPlan::kMaxSlots][16];
   for (int u = 0; u < p.slots; ++u) {
-    alignas(64) int32_t off[16];
-    has[u] = 0;
-    for (int k = 0; k < 16; ++k) {
-      const int32_t t = p.tap[static_cast<size_t>(u)][static_cast<size_t>(k)];
-      // The lane's step is (o0 + P) / S + back; its sum is at z[t][step - i0].
-      off[k] = t < 0 ? 0
-                     : static_cast<int32_t>(t * ldz) +
-                           p.back[static_cast<size_t>(u)][static_cast<size_t>(k)];
-      if (t >= 0) has[u] = static_cast<__mmask16>(has[u] | (1u << k));
+    for (int64_t phase = 0; phase < S; ++phase) {
+      tap[u][phase] = p.tap[static_cast<size_t>(u)][static_cast<size_t>(phase)];
+      shift[u][phase] = p.back[static_cast<size_t>(u)][static_cast<size_t>(phase)];
     }
-    offset[u] = _mm512_load_si512(off);
-    back[u] = _mm512_loadu_si512(p.back[static_cast<size_t>(u)].data());
   }
   // Vectors start where (o0 + P) % S == 0: lane k is then phase k % S.
   const int64_t first = j0 - (j0 + P) % S;
@@ -151,27 +175,36 @@ CONVT_TARGET_AVX512 void tapsum_unit(const SignalPlan& p, const TapsumIo& io, in
       }
       const __m512 b = _mm512_set1_ps(io.bias == nullptr ? 0.0f : io.bias[f]);
       float* y = io.y + f * io.y_filter;
-      for (int64_t o0 = ob; o0 < oe; o0 += 16) {
-        const int64_t m = (o0 + P) / S;  // the vector's first step
-        const __m512i m_vec = _mm512_set1_epi32(static_cast<int32_t>(m));
-        __m512 acc = b;
+      // S vectors of outputs at a time: 16 steps from m, each phase's sums one contiguous
+      // vector per slot (no gather), interleaved into the outputs.
+      for (int64_t o0 = ob; o0 < oe; o0 += 16 * S) {
+        const int64_t m = (o0 + P) / S;  // the first vector's first step
+        __m512 v[16];
+        for (int64_t phase = 0; phase < S; ++phase) v[phase] = b;
         for (int u = 0; u < p.slots; ++u) {
-          const __m512i step = _mm512_add_epi32(m_vec, back[u]);
-          const __mmask16 in =
-              has[u] & _mm512_cmpge_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i0))) &
-              _mm512_cmplt_epi32_mask(step, _mm512_set1_epi32(static_cast<int32_t>(i1)));
-          const __m512i at =
-              _mm512_add_epi32(offset[u], _mm512_set1_epi32(static_cast<int32_t>(m - i0)));
-          const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, at, z, 4);
-          acc = _mm512_mask_add_ps(acc, in, acc, v);
+          for (int64_t phase = 0; phase < S; ++phase) {
+            if (tap[u][phase] < 0) continue;
+            const int64_t first_step = m + shift[u][phase];  // lane l: first_step + l
+            const __mmask16 in = steps_mask(first_step, i0, i1);
+            if (in == 0) continue;
+            const float* row = z + tap[u][phase] * ldz;
+            // (A block edge's vector may start before the row: its lanes are loaded one by one.)
+            const __m512 sums = first_step >= i0 ? _mm512_maskz_loadu_ps(in, row + first_step - i0)
+                                                 : load_lanes(row, first_step - i0, in);
+            v[phase] = _mm512_mask_add_ps(v[phase], in, v[phase], sums);
+          }
         }
-        if (io.y_step == 1 && o0 >= j0 && o0 + 16 <= oe) {
-          _mm512_storeu_ps(y + o0, acc);
-        } else {  // strided, or a partial vector: only [max(o0, j0), min(o0 + 16, oe))
-          alignas(64) float out[16];
-          _mm512_store_ps(out, acc);
-          for (int64_t j = std::max(o0, j0); j < std::min(o0 + 16, oe); ++j) {
-            y[j * io.y_step] = out[j - o0];
+        interleave(v, S);
+        for (int64_t k = 0; k < S; ++k) {
+          const int64_t o = o0 + 16 * k;
+          if (io.y_step == 1 && o >= j0 && o + 16 <= oe) {
+            _mm512_storeu_ps(y + o, v[k]);
+          } else {  // strided, or a partial vector: only [max(o, j0), min(o + 16, oe))
+            alignas(64) float out[16];
+            _mm512_store_ps(out, v[k]);
+            for (int64_t j = std::max(o, j0); j < std::min(o + 16, oe); ++j) {
+              y[j * io.y_step] = out[j - o];
+            }
           }
         }
       }

@@ -4,8 +4,9 @@
 // for each block of output steps (channels_last: its input steps transposed first) and each
 // filter: first each tap's sum over the group's channels,
 // z[t][i] = sum over c' of x[c'][i] * W[c'][t][o], vectorized along time;
-// then each output gathers its taps' sums, bias + z[t][(j + P_b - t*D) / S] over the taps of
-// its phase in ascending order -- 16 outputs per gather and masked add, so every output is
+// then each output sums its taps' sums, bias + z[t][(j + P_b - t*D) / S] over the taps of
+// its phase in ascending order: 16 steps of each phase at a time, each tap's sums one
+// contiguous vector, then the S phases interleaved into 16*S outputs -- so every output is
 // computed the same way wherever its block starts.
 #pragma once
 

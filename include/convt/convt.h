@@ -124,8 +124,8 @@
  *     and contiguous steps -- channels_first, or a single channel -- on CPUs with AVX-512F
  *     and a stride dividing 16: 16 outputs per vector, written in order);
  *   - tap-sum (float32, fewer than 16 filters per group, AVX-512F, a stride dividing 16):
- *     each tap's sum over the channels along time, then each output gathered from its taps'
- *     sums;
+ *     each tap's sum over the channels along time, then each output phase summed from its
+ *     taps' sums and the phases interleaved;
  *   - fused (float32, at least 16 filters per group, CPUs with AVX-512F): outputs are summed
  *     in registers, 12 steps of one phase (j mod strides) x 32 filters at a time, over all the
  *     taps that reach them and the group's channels, from the bias; then stored once
