@@ -44,7 +44,7 @@ struct Segment {
 // segments of a (depth x MR, a[c][r] at a + a_offset + c*lda + r) * b (depth x 32), then
 // row r's target [0 .. 32) = acc[r] (first) or += acc[r], under the filter masks. The targets are
 // y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters;
-// MR = 4 or 8 for blocks whose last rows have no target (a tile's last rows, an item's edge).
+// MR = 4, 6, 8 or 10 for blocks whose last rows have no target (a range's last anchors).
 template <int NV, bool kLinear, int MR>
 CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segment* segments,
                                         int count, bool first, const float* bias, float* y0,
@@ -310,8 +310,9 @@ int64_t round_up(int64_t n, int64_t to) noexcept { return (n + to - 1) / to * to
 // The tile's anchor rows (see fused_tile): `back` rows before the tile's first row that its
 // outputs read, in a lead of `lead` rows (zeros first); and `gap` zero rows after each item's
 // last row -- the anchors of the item's tail (outputs past its last step's phases), and the
-// next item's look-back. lead and L + gap are whole 16-row groups, so that the transposes of
-// a tile starting at an item mostly read 16 rows of one item, or none.
+// next item's look-back. lead is whole 16-row groups, and so is L + gap unless that would
+// add more than L/4 zero rows, so that the transposes of a tile starting at an item mostly
+// read 16 rows of one item, or none.
 struct PhaseRows {
   int64_t back = 0, lead = 0, gap = 0;
 };
@@ -322,7 +323,9 @@ PhaseRows phase_rows(const ColumnMap& m) noexcept {
   p.lead = round_up(p.back, 16);
   const int64_t last_anchor = (m.out_steps - 1 + m.crop_begin) / m.strides;
   p.gap = std::max(p.back, last_anchor - (m.steps - 1));
-  p.gap += (16 - (m.steps + p.gap) % 16) % 16;
+  // (Short items keep their gap: rounding it would take the buffer room of whole items.)
+  const int64_t pad = (16 - (m.steps + p.gap) % 16) % 16;
+  if (4 * pad <= m.steps) p.gap += pad;
   return p;
 }
 
@@ -474,7 +477,9 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
       }
       const int64_t from = std::max(step, first_anchor);
       const int64_t to = std::min(ends ? L + pr.gap : step + count, last_anchor + 1);
-      if (from < to) {
+      if (from < to && count_ranges > 0 && ranges[2 * count_ranges - 1] == at + from) {
+        ranges[2 * count_ranges - 1] = at + to;  // adjacent anchors: blocks may straddle them
+      } else if (from < to) {
         ranges[2 * count_ranges] = at + from;
         ranges[2 * count_ranges + 1] = at + to;
         ++count_ranges;
@@ -565,12 +570,23 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
               if (hit) rows_hit = r + 1;
             }
             if (rows_hit == 0) return;
-            if (rows_hit <= 4) {
-              run(std::false_type(), std::integral_constant<int, 4>(), a + b0, nullptr, out);
-            } else if (rows_hit <= 8) {
-              run(std::false_type(), std::integral_constant<int, 8>(), a + b0, nullptr, out);
-            } else {
-              run(std::false_type(), std::integral_constant<int, kRows>(), a + b0, nullptr, out);
+            // Rows to the next even count from 4 (an item's last anchors, say 17 = 12 + 6).
+            switch ((std::max(rows_hit, 4) + 1) / 2) {
+              case 2:
+                run(std::false_type(), std::integral_constant<int, 4>(), a + b0, nullptr, out);
+                break;
+              case 3:
+                run(std::false_type(), std::integral_constant<int, 6>(), a + b0, nullptr, out);
+                break;
+              case 4:
+                run(std::false_type(), std::integral_constant<int, 8>(), a + b0, nullptr, out);
+                break;
+              case 5:
+                run(std::false_type(), std::integral_constant<int, 10>(), a + b0, nullptr, out);
+                break;
+              default:
+                run(std::false_type(), std::integral_constant<int, kRows>(), a + b0, nullptr, out);
+                break;
             }
           };
           // One pass over the run's register blocks with the slice's segments.
