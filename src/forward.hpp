@@ -3,7 +3,8 @@
 // (direct.hpp), the tap-sum kernel (tapsum.hpp), or the tiled GEMM path, which runs the fused
 // kernel (fused.hpp) where the layer has weight panels and OpenBLAS + col2im elsewhere. Each
 // computes the same numbers to rounding, for any shape; all four write the output piece by
-// piece, seeded with the bias, and activate each piece when it is finished.
+// piece, from the bias (the fused kernel starts its register sums there, the others seed the
+// output), and activate each piece when it is finished.
 #pragma once
 
 #include <cstdint>

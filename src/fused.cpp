@@ -39,12 +39,11 @@ struct Segment {
   int64_t depth = 0;
 };
 
-// For one register block of MR anchor rows: acc[r] = (first ? bias[0 .. 32) : 0) + the sum over
-// the
-// segments of a (depth x MR, a[c][r] at a + a_offset + c*lda + r) * b (depth x 32), then
-// row r's target [0 .. 32) = acc[r] (first) or += acc[r], under the filter masks. The targets are
-// y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters;
-// MR = 4, 6, 8 or 10 for blocks whose last rows have no target (a range's last anchors).
+// For one register block of MR anchor rows: acc[r] = (first ? bias[0 .. 32) : 0) + the sum
+// over the segments of a (depth x MR, a[c][r] at a + a_offset + c*lda + r) * b (depth x 32),
+// then row r's target [0 .. 32) = acc[r] (first) or += acc[r], under the filter masks. The
+// targets are y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16
+// filters; MR = 4, 6, 8 or 10 for blocks whose last rows have no target (a range's last anchors).
 template <int NV, bool kLinear, int MR>
 CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segment* segments,
                                         int count, bool first, const float* bias, float* y0,
@@ -238,14 +237,11 @@ CONVT_TARGET_AVX512 void gather_to_channels(const float* x, int64_t ldx, const R
   }
 }
 
-// a[c][r] = 0 for c < depth, r < count (ld lda): a few rows of every channel, a masked store
-// each (cheaper than a call to memset per channel).
-CONVT_TARGET_AVX512 void zero_columns(float* a, int64_t lda, int64_t depth,
-                                      int64_t count) noexcept {
-  for (int64_t c = 0; c < depth; ++c) {
-    for (int64_t r = 0; r < count; r += 16) {
-      _mm512_mask_storeu_ps(a + c * lda + r, mask_of(count - r), _mm512_setzero_ps());
-    }
+// p[0 .. count) = 0 with masked stores: a channel's few zero rows, cheaper than a call to
+// memset per channel and run.
+CONVT_TARGET_AVX512 void zero_floats(float* p, int64_t count) noexcept {
+  for (int64_t r = 0; r < count; r += 16) {
+    _mm512_mask_storeu_ps(p + r, mask_of(count - r), _mm512_setzero_ps());
   }
 }
 
@@ -313,16 +309,20 @@ int64_t round_up(int64_t n, int64_t to) noexcept { return (n + to - 1) / to * to
 // next item's look-back. lead is whole 16-row groups, and so is L + gap unless that would
 // add more than L/4 zero rows, so that the transposes of a tile starting at an item mostly
 // read 16 rows of one item, or none.
+// An item's anchors with outputs run from first_anchor (the first step whose last phase is
+// not cropped) to last_anchor (past its last row: the tail, in the gap).
 struct PhaseRows {
   int64_t back = 0, lead = 0, gap = 0;
+  int64_t first_anchor = 0, last_anchor = 0;
 };
 
 PhaseRows phase_rows(const ColumnMap& m) noexcept {
   PhaseRows p;
   p.back = (m.kernel_size - 1) * m.dilation / m.strides;
   p.lead = round_up(p.back, 16);
-  const int64_t last_anchor = (m.out_steps - 1 + m.crop_begin) / m.strides;
-  p.gap = std::max(p.back, last_anchor - (m.steps - 1));
+  p.first_anchor = m.crop_begin / m.strides;
+  p.last_anchor = (m.out_steps - 1 + m.crop_begin) / m.strides;
+  p.gap = std::max(p.back, p.last_anchor - (m.steps - 1));
   // (Short items keep their gap: rounding it would take the buffer room of whole items.)
   const int64_t pad = (16 - (m.steps + p.gap) % 16) % 16;
   if (4 * pad <= m.steps) p.gap += pad;
@@ -426,8 +426,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   auto* ranges = reinterpret_cast<int64_t*>(runs + max_runs(m, rows));  // [begin, end) pairs
 
   // The buffer: `lead` rows before the tile's first (ending in the item's `back` earlier rows,
-  // or zeros), then
-  // the tile's rows item by item, each item that ends in the tile followed by `gap` zero rows.
+  // or zeros), then the tile's rows item by item, each item that ends in the tile followed by
+  // `gap` zero rows.
   // Buffer row b holds input step i of item n (i >= L in a gap: zeros) and anchors the S
   // outputs n*L_out + i*S - crop + phi, phi < S: output j's taps t are those with
   // t*D == (j + crop) mod S, each reading the input row i - floor(t*D / S), `shift` rows back.
@@ -438,11 +438,11 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   int64_t count_ranges = 0;
   // (Locals, not m's fields: the stores below could alias them.)
   const int64_t crop = m.crop_begin, wb = m.window_begin, we = m.window_end, C = io.in_channels;
-  // `count` rows from step `step` of `item` (zeros for item < 0); their outputs are written
-  // when `anchors`.
-  const auto put = [&](int64_t item, int64_t step, int64_t count, bool anchors) {
+  // `count` buffer rows for steps [step, step + count) of `item`: the input's rows (zeros
+  // where !data), whose outputs are written where `anchors`.
+  const auto put = [&](int64_t item, int64_t step, int64_t count, bool data, bool anchors) {
     if (count <= 0) return;
-    const int64_t offset = item < 0           ? -1
+    const int64_t offset = !data              ? -1
                            : io.channels_last ? (item * L + step) * C + group * Cg
                                               : (item * C + group * Cg) * L + step;
     runs[count_runs++] = {n, count, offset};
@@ -456,27 +456,16 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   {
     int64_t item = r0 / L, step = r0 % L;
     const int64_t lead = std::min(pr.back, step);
-    put(-1, 0, pr.lead - lead, false);
-    put(item, step - lead, lead, false);
-    // An item's anchors with outputs: from its first step whose last phase is not cropped to
-    // the last step with an output (past its last row: the tail, in the gap).
-    const int64_t first_anchor = crop / S, last_anchor = (L_out - 1 + crop) / S;
+    put(item, 0, pr.lead - lead, false, false);
+    put(item, step - lead, lead, true, false);
     for (int64_t row = 0; row < rows;) {
       const int64_t count = std::min(rows - row, L - step);
       const int64_t at = n - step;  // buffer row of the item's step 0
-      put(item, step, count, true);
+      put(item, step, count, true, true);
       const bool ends = step + count == L;
-      if (ends) {
-        const int64_t tail = n;
-        put(-1, 0, pr.gap, false);  // zeros, anchoring the item's tail
-        for (int64_t r = 0; r < pr.gap; ++r) {
-          base[tail + r] = item * L_out + (L + r) * S - crop;
-          lo[tail + r] = std::max(item * L_out, wb);
-          hi[tail + r] = std::min(item * L_out + L_out, we);
-        }
-      }
-      const int64_t from = std::max(step, first_anchor);
-      const int64_t to = std::min(ends ? L + pr.gap : step + count, last_anchor + 1);
+      if (ends) put(item, L, pr.gap, false, true);  // zeros, anchoring the item's tail
+      const int64_t from = std::max(step, pr.first_anchor);
+      const int64_t to = std::min(ends ? L + pr.gap : step + count, pr.last_anchor + 1);
       if (from < to && count_ranges > 0 && ranges[2 * count_ranges - 1] == at + from) {
         ranges[2 * count_ranges - 1] = at + to;  // adjacent anchors: blocks may straddle them
       } else if (from < to) {
@@ -488,7 +477,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
       step += count;
       if (ends) step = 0, ++item;
     }
-    put(-1, 0, kMicroRows, false);
+    put(item, 0, kMicroRows, false, false);
   }
   if (io.channels_last) {
     gather_to_channels(io.x, C, runs, count_runs, n, Cg, a, lda);
@@ -497,7 +486,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
       for (int k = 0; k < count_runs; ++k) {
         const Run& run = runs[k];
         if (run.offset < 0) {
-          zero_columns(a + c * lda + run.begin, lda, 1, run.count);
+          zero_floats(a + c * lda + run.begin, run.count);
         } else {
           std::copy_n(io.x + run.offset + c * L, run.count, a + c * lda + run.begin);
         }
@@ -571,23 +560,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             }
             if (rows_hit == 0) return;
             // Rows to the next even count from 4 (an item's last anchors, say 17 = 12 + 6).
-            switch ((std::max(rows_hit, 4) + 1) / 2) {
-              case 2:
-                run(std::false_type(), std::integral_constant<int, 4>(), a + b0, nullptr, out);
-                break;
-              case 3:
-                run(std::false_type(), std::integral_constant<int, 6>(), a + b0, nullptr, out);
-                break;
-              case 4:
-                run(std::false_type(), std::integral_constant<int, 8>(), a + b0, nullptr, out);
-                break;
-              case 5:
-                run(std::false_type(), std::integral_constant<int, 10>(), a + b0, nullptr, out);
-                break;
-              default:
-                run(std::false_type(), std::integral_constant<int, kRows>(), a + b0, nullptr, out);
-                break;
-            }
+            with_count_at_least<4, 6, 8, 10, kRows>(
+                rows_hit, [&](auto mr) { run(std::false_type(), mr, a + b0, nullptr, out); });
           };
           // One pass over the run's register blocks with the slice's segments.
           const auto pass = [&] {

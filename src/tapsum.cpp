@@ -146,32 +146,8 @@ CONVT_TARGET_AVX512 void tapsum_unit(const SignalPlan& p, const TapsumIo& io, in
         const auto sums = [&](auto taps) {
           tap_sums<decltype(taps)::value>(xb, ldb, io.depth, w, K, t0, 0, i1 - i0, zt, ldz);
         };
-        switch (nt) {  // exactly nt taps' registers
-          case 1:
-            sums(std::integral_constant<int, 1>());
-            break;
-          case 2:
-            sums(std::integral_constant<int, 2>());
-            break;
-          case 3:
-            sums(std::integral_constant<int, 3>());
-            break;
-          case 4:
-            sums(std::integral_constant<int, 4>());
-            break;
-          case 5:
-            sums(std::integral_constant<int, 5>());
-            break;
-          case 6:
-            sums(std::integral_constant<int, 6>());
-            break;
-          case 7:
-            sums(std::integral_constant<int, 7>());
-            break;
-          default:
-            sums(std::integral_constant<int, kTapGroup>());
-            break;
-        }
+        // Exactly nt taps' registers.
+        with_count_at_least<1, 2, 3, 4, 5, 6, 7, kTapGroup>(nt, sums);
       }
       const __m512 b = _mm512_set1_ps(io.bias == nullptr ? 0.0f : io.bias[f]);
       float* y = io.y + f * io.y_filter;

@@ -5,23 +5,21 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace convt_test {
 
 template <class T>
-T untouched();
-template <>
-inline float untouched<float>() {
-  const uint32_t bits = 0x7fc5a5a5u;
-  float v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-template <>
-inline double untouched<double>() {
-  const uint64_t bits = 0x7ff8a5a5a5a5a5a5ull;
-  double v;
+T untouched() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "float or double");
+  std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t> bits;
+  if constexpr (sizeof(T) == 4) {
+    bits = 0x7fc5a5a5u;
+  } else {
+    bits = 0x7ff8a5a5a5a5a5a5ull;
+  }
+  T v;
   std::memcpy(&v, &bits, sizeof v);
   return v;
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api_helpers.hpp"
@@ -81,17 +82,28 @@ std::vector<T> random_values(std::mt19937_64& rng, int64_t n, double scale) {
   return v;
 }
 
+using Params = std::vector<std::pair<convt_param, int64_t>>;
+
+// A case's geometry and the data format, as parameters (the activation is the caller's: the
+// float64 reference has none).
+Params case_params(const Case& c, int32_t format) {
+  return {{CONVT_PARAM_STRIDES, c.S},
+          {CONVT_PARAM_DILATION_RATE, c.D},
+          {CONVT_PARAM_GROUPS, c.G},
+          {CONVT_PARAM_PADDING, c.padding},
+          {CONVT_PARAM_PAD_BEGIN, c.pad_begin},
+          {CONVT_PARAM_PAD_END, c.pad_end},
+          {CONVT_PARAM_OUTPUT_PADDING, c.output_padding},
+          {CONVT_PARAM_DATA_FORMAT, format}};
+}
+
 void configure(convt_layer* layer, const Case& c, int32_t format, int32_t dtype) {
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_STRIDES, c.S) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DILATION_RATE, c.D) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_GROUPS, c.G) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PADDING, c.padding) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PAD_BEGIN, c.pad_begin) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_PAD_END, c.pad_end) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_OUTPUT_PADDING, c.output_padding) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_ACTIVATION, c.activation) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DATA_FORMAT, format) == CONVT_OK);
-  REQUIRE(convt_layer_set_int(layer, CONVT_PARAM_DTYPE, dtype) == CONVT_OK);
+  Params params = case_params(c, format);
+  params.insert(params.end(), {{CONVT_PARAM_ACTIVATION, c.activation}, {CONVT_PARAM_DTYPE, dtype}});
+  for (const auto& [param, value] : params) {
+    INFO("parameter " << param);
+    REQUIRE(convt_layer_set_int(layer, param, value) == CONVT_OK);
+  }
 }
 
 template <typename T>
@@ -129,14 +141,7 @@ void check_path_against_reference(const Case& c, int32_t format, Path path) {
   INFO(describe(c, format));
   std::mt19937_64 rng(7);
   Layer layer(c.F, c.K);
-  layer.set_int(CONVT_PARAM_STRIDES, c.S);
-  layer.set_int(CONVT_PARAM_DILATION_RATE, c.D);
-  layer.set_int(CONVT_PARAM_GROUPS, c.G);
-  layer.set_int(CONVT_PARAM_PADDING, c.padding);
-  layer.set_int(CONVT_PARAM_PAD_BEGIN, c.pad_begin);
-  layer.set_int(CONVT_PARAM_PAD_END, c.pad_end);
-  layer.set_int(CONVT_PARAM_OUTPUT_PADDING, c.output_padding);
-  layer.set_int(CONVT_PARAM_DATA_FORMAT, format);
+  for (const auto& [param, value] : case_params(c, format)) layer.set_int(param, value);
   layer.set_int(CONVT_PARAM_NUM_THREADS, 2);
   layer.set_int(CONVT_PARAM_DTYPE,
                 sizeof(T) == sizeof(float) ? CONVT_DTYPE_FLOAT32 : CONVT_DTYPE_FLOAT64);
@@ -234,9 +239,8 @@ TEST_CASE(
 namespace {
 
 // A layer of F filters and K taps with these int parameters and weights for C input channels.
-std::unique_ptr<convt::detail::Layer> layer_with(
-    int64_t F, int64_t K, std::initializer_list<std::pair<convt_param, int64_t>> params,
-    int64_t C) {
+std::unique_ptr<convt::detail::Layer> layer_with(int64_t F, int64_t K, const Params& params,
+                                                 int64_t C) {
   auto layer = std::make_unique<convt::detail::Layer>(F, K);
   for (const auto& [param, value] : params) layer->set_int(param, value);
   layer->init_weights(C, 1);
@@ -368,16 +372,9 @@ TEST_CASE("the portable kernels alone are bitwise identical for every NUM_THREAD
     for (int32_t format : {CONVT_CHANNELS_LAST, CONVT_CHANNELS_FIRST}) {
       INFO(describe(c, format));
       std::mt19937_64 rng(11);
-      const auto layer = layer_with(c.F, c.K,
-                                    {{CONVT_PARAM_STRIDES, c.S},
-                                     {CONVT_PARAM_DILATION_RATE, c.D},
-                                     {CONVT_PARAM_GROUPS, c.G},
-                                     {CONVT_PARAM_PADDING, c.padding},
-                                     {CONVT_PARAM_PAD_BEGIN, c.pad_begin},
-                                     {CONVT_PARAM_PAD_END, c.pad_end},
-                                     {CONVT_PARAM_ACTIVATION, c.activation},
-                                     {CONVT_PARAM_DATA_FORMAT, format}},
-                                    c.C);
+      Params params = case_params(c, format);
+      params.emplace_back(CONVT_PARAM_ACTIVATION, c.activation);
+      const auto layer = layer_with(c.F, c.K, params, c.C);
       const auto shape = layer->output_shape(c.N, c.L);
       const int64_t out_steps = format == CONVT_CHANNELS_LAST ? shape[1] : shape[2];
       const auto x = random_values<float>(rng, c.N * c.L * c.C, 1.0);
