@@ -1,7 +1,5 @@
 #include "direct.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -9,6 +7,7 @@
 #include "activation.hpp"
 #include "checked.hpp"
 #include "owned.hpp"
+#include "parallel.hpp"
 #include "signal.hpp"
 
 namespace convt::detail {
@@ -261,16 +260,14 @@ void run_direct(const LayerView<T>& v, const OutputPlan& plan, int64_t batch, in
     }
   }
 
-#pragma omp parallel for num_threads(used) schedule(dynamic, 1)
-  for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
+  parallel_units(used, static_cast<int64_t>(units.size()), [&](int64_t u, int64_t thread) {
     const DirectUnit& un = units[static_cast<size_t>(u)];
     if (by_position) {
       direct_by_position(v, plan, phases, phase_of, steps, input, output, un, wt.data());
     } else {
-      direct_by_time(v, plan, phases, steps, input, output, un,
-                     acc.data() + omp_get_thread_num() * kStepBlock);
+      direct_by_time(v, plan, phases, steps, input, output, un, acc.data() + thread * kStepBlock);
     }
-  }
+  });
 }
 
 template int64_t direct_workspace_bytes<float>(const LayerView<float>&, const OutputPlan&, int64_t,

@@ -17,6 +17,7 @@
 #include "fused.hpp"
 #include "gemm.hpp"
 #include "owned.hpp"
+#include "parallel.hpp"
 #include "tapsum.hpp"
 
 namespace convt::detail {
@@ -277,10 +278,9 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
 
   const ColumnMap base = output_map(v, plan, steps);
 
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
+  parallel_units(threads, static_cast<int64_t>(units.size()), [&](int64_t u, int64_t thread) {
     const Unit& unit = units[static_cast<size_t>(u)];
-    T* tile_cols = cols.data() + omp_get_thread_num() * tile_elems;
+    T* tile_cols = cols.data() + thread * tile_elems;
     const int64_t o0 = unit.group * Fg + unit.block * d.block();  // the unit's first filter
     const int64_t width = std::min(unit.block_end * d.block(), Fg) - unit.block * d.block();
     // Column tiles by row (tap, filter innermost) suit NWC's contiguous filters; tiles by tap
@@ -309,7 +309,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
         const T* b = input + (item * C + unit.group * Cg) * steps + i0;
         int64_t ldb = steps;
         if (tl.gather) {
-          T* a = gathered.get() + omp_get_thread_num() * gp.gather_elems;
+          T* a = gathered.get() + thread * gp.gather_elems;
           for (int64_t c = 0; c < Cg; ++c) {
             for (int64_t r = 0; r < rows;) {
               const int64_t it = (r0 + r) / steps, i = (r0 + r) % steps;
@@ -376,7 +376,7 @@ void run_forward_gemm(const LayerView<T>& v, const OutputPlan& plan, int64_t bat
       finish_to(next);
     }
     finish_to(unit.end);
-  }
+  });
 }
 
 namespace {

@@ -44,48 +44,50 @@ struct Segment {
 // then row r's target [0 .. 32) = acc[r] (first) or += acc[r], under the filter masks. The
 // targets are y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16
 // filters; MR = 4, 6, 8 or 10 for blocks whose last rows have no target (a range's last anchors).
-template <int NV, bool kLinear, int MR>
+template <int NV, bool kLinear, int MR, bool kRowMajor>
 CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segment* segments,
                                         int count, bool first, const float* bias, float* y0,
-                                        int64_t step, float* const* out, __mmask16 m0,
-                                        __mmask16 m1) noexcept {
-  __m512 acc0[MR], acc1[MR];
+                                        int64_t step, float* const* out, __mmask16 m0, __mmask16 m1,
+                                        int64_t blocks) noexcept {
   const bool biased = first && bias != nullptr;
   const __m512 init0 = biased ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
   const __m512 init1 = biased ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+  for (int64_t k = 0; k < blocks; ++k, a += kRowMajor ? MR * lda : MR, y0 += MR * step) {
+    __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
-    acc0[r] = init0;
-    acc1[r] = init1;
-  }
-  for (int s = 0; s < count; ++s) {
-    const float* ap = a + segments[s].a_offset;
-    const float* b = segments[s].b;
-    const int64_t depth = segments[s].depth;
+    for (int r = 0; r < MR; ++r) {
+      acc0[r] = init0;
+      acc1[r] = init1;
+    }
+    for (int s = 0; s < count; ++s) {
+      const float* ap = a + segments[s].a_offset;
+      const float* b = segments[s].b;
+      const int64_t depth = segments[s].depth;
 #pragma GCC unroll 2
-    for (int64_t c = 0; c < depth; ++c) {
-      const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
-      const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
+      for (int64_t c = 0; c < depth; ++c) {
+        const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
+        const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
 #pragma GCC unroll 12
-      for (int r = 0; r < MR; ++r) {
-        const __m512 av = _mm512_set1_ps(ap[c * lda + r]);
-        acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-        if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+        for (int r = 0; r < MR; ++r) {
+          const __m512 av = _mm512_set1_ps(kRowMajor ? ap[r * lda + c] : ap[c * lda + r]);
+          acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+          if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+        }
       }
     }
-  }
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
-    float* y = kLinear ? y0 + r * step : out[r];
-    if (!kLinear && y == nullptr) continue;
-    if (first) {
-      _mm512_mask_storeu_ps(y, m0, acc0[r]);
-      if constexpr (NV == 2) _mm512_mask_storeu_ps(y + 16, m1, acc1[r]);
-    } else {
-      _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc0[r]));
-      if constexpr (NV == 2) {
-        _mm512_mask_storeu_ps(y + 16, m1,
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc1[r]));
+    for (int r = 0; r < MR; ++r) {
+      float* y = kLinear ? y0 + r * step : out[r];
+      if (!kLinear && y == nullptr) continue;
+      if (first) {
+        _mm512_mask_storeu_ps(y, m0, acc0[r]);
+        if constexpr (NV == 2) _mm512_mask_storeu_ps(y + 16, m1, acc1[r]);
+      } else {
+        _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc0[r]));
+        if constexpr (NV == 2) {
+          _mm512_mask_storeu_ps(y + 16, m1,
+                                _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc1[r]));
+        }
       }
     }
   }
@@ -186,52 +188,35 @@ CONVT_TARGET_AVX512 void transpose_store(const float* s, int64_t ld_s, int64_t p
 #pragma GCC diagnostic pop
 
 // A run of a fused tile's buffer rows [begin, begin + count): input rows from x + offset (the
-// group's first channel of the first row), or zeros where offset < 0.
+// group's first channel of the first row), or zeros where offset < 0. Row begin + r anchors
+// the outputs first + r*S + phi (phi < S), those in [lo, hi) its tile writes (none: lo = hi).
 struct Run {
   int64_t begin = 0, count = 0, offset = -1;
+  int64_t first = 0, lo = 0, hi = 0;
+  int64_t end() const noexcept { return begin + count; }
 };
-static_assert(sizeof(Run) == 3 * sizeof(int64_t), "the workspace holds three int64 per run");
+static_assert(sizeof(Run) == 6 * sizeof(int64_t), "the workspace holds six int64 per run");
 
-// a[c][b] = x[the input row of buffer row b][c] (ld ldx) for b < rows (the runs' rows, in
-// order) and c < depth, a's ld lda and 64-byte aligned, and zero in the zero runs and the rows
-// after them up to a multiple of 16.
-CONVT_TARGET_AVX512 void gather_to_channels(const float* x, int64_t ldx, const Run* runs,
-                                            int count_runs, int64_t rows, int64_t depth, float* a,
-                                            int64_t lda) noexcept {
-  int k = 0;  // the run holding the current buffer row
-  for (int64_t b0 = 0; b0 < rows; b0 += 16) {
-    while (k < count_runs && b0 >= runs[k].begin + runs[k].count) ++k;
-    const bool whole = k < count_runs && b0 + 16 <= runs[k].begin + runs[k].count;
-    if (whole && runs[k].offset < 0) {  // 16 rows of zeros
-      for (int64_t c = 0; c < depth; ++c) _mm512_store_ps(a + c * lda + b0, _mm512_setzero_ps());
-      continue;
-    }
-    if (whole) {
-      // The common case: 16 rows of one run, evenly strided.
-      const float* src = x + runs[k].offset + (b0 - runs[k].begin) * ldx;
-      for (int64_t c0 = 0; c0 < depth; c0 += 16) {
-        __m512 v[16];
-        load_transposed(src + c0, ldx, 16, mask_of(depth - c0), v);
-        for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
-          _mm512_store_ps(a + c * lda + b0, v[c - c0]);
-        }
-      }
-      continue;
-    }
-    const float* row[16];
-    for (int64_t r = 0, j = k; r < 16; ++r) {
-      const int64_t b = b0 + r;
-      while (j < count_runs && b >= runs[j].begin + runs[j].count) ++j;
-      const bool present = j < count_runs && runs[j].offset >= 0;
-      row[r] = present ? x + runs[j].offset + (b - runs[j].begin) * ldx : nullptr;
-    }
-    for (int64_t c0 = 0; c0 < depth; c0 += 16) {
-      const float* columns[16];
-      for (int r = 0; r < 16; ++r) columns[r] = row[r] != nullptr ? row[r] + c0 : nullptr;
-      __m512 v[16];
-      load_transposed(columns, mask_of(depth - c0), v);
-      for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
-        _mm512_store_ps(a + c * lda + b0, v[c - c0]);
+// a[b][c] = x[the input row of buffer row b][c] (ld ldx) for the runs' rows b and c < depth,
+// a's ld lda; zero in the zero runs. A copy, row by row: the register blocks read
+// channels_last rows as they are.
+CONVT_TARGET_AVX512 void copy_rows(const float* x, int64_t ldx, const Run* runs, int count_runs,
+                                   int64_t depth, float* a, int64_t lda) noexcept {
+  const int64_t whole = depth / 16 * 16;
+  const __mmask16 rest = mask_of(depth - whole);
+  for (int k = 0; k < count_runs; ++k) {
+    const Run& run = runs[k];
+    float* dst = a + run.begin * lda;
+    if (run.offset < 0) {  // the run's rows are contiguous
+      std::fill_n(dst, run.count * lda, 0.0f);
+    } else if (ldx == lda && depth == lda) {  // and so are the input's
+      std::copy_n(x + run.offset, run.count * lda, dst);
+    } else {
+      for (int64_t r = 0; r < run.count; ++r, dst += lda) {
+        const float* src = x + run.offset + r * ldx;
+        for (int64_t c = 0; c < whole; c += 16) _mm512_storeu_ps(dst + c, _mm512_loadu_ps(src + c));
+        if (rest != 0)
+          _mm512_mask_storeu_ps(dst + whole, rest, _mm512_maskz_loadu_ps(rest, src + whole));
       }
     }
   }
@@ -306,9 +291,10 @@ int64_t round_up(int64_t n, int64_t to) noexcept { return (n + to - 1) / to * to
 // The tile's anchor rows (see fused_tile): `back` rows before the tile's first row that its
 // outputs read, in a lead of `lead` rows (zeros first); and `gap` zero rows after each item's
 // last row -- the anchors of the item's tail (outputs past its last step's phases), and the
-// next item's look-back. lead is whole 16-row groups, and so is L + gap unless that would
-// add more than L/4 zero rows, so that the transposes of a tile starting at an item mostly
-// read 16 rows of one item, or none.
+// next item's look-back. For channel-major buffers (`aligned`), lead is whole 16-row groups,
+// and so is L + gap unless that would add more than L/4 zero rows, so that the transposes of
+// a tile starting at an item mostly read 16 rows of one item, or none. (Sizes take the
+// aligned rows: an upper bound.)
 // An item's anchors with outputs run from first_anchor (the first step whose last phase is
 // not cropped) to last_anchor (past its last row: the tail, in the gap).
 struct PhaseRows {
@@ -316,16 +302,16 @@ struct PhaseRows {
   int64_t first_anchor = 0, last_anchor = 0;
 };
 
-PhaseRows phase_rows(const ColumnMap& m) noexcept {
+PhaseRows phase_rows(const ColumnMap& m, bool aligned = true) noexcept {
   PhaseRows p;
   p.back = (m.kernel_size - 1) * m.dilation / m.strides;
-  p.lead = round_up(p.back, 16);
+  p.lead = aligned ? round_up(p.back, 16) : p.back;
   p.first_anchor = m.crop_begin / m.strides;
   p.last_anchor = (m.out_steps - 1 + m.crop_begin) / m.strides;
   p.gap = std::max(p.back, p.last_anchor - (m.steps - 1));
   // (Short items keep their gap: rounding it would take the buffer room of whole items.)
   const int64_t pad = (16 - (m.steps + p.gap) % 16) % 16;
-  if (4 * pad <= m.steps) p.gap += pad;
+  if (aligned && 4 * pad <= m.steps) p.gap += pad;
   return p;
 }
 
@@ -364,16 +350,16 @@ struct WorkLayout {
 WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_last, int64_t rows) {
   WorkLayout w;
   w.rows = buffer_rows(m, rows);
-  // Whole 16-row groups (the transposes write them), and an odd number of cache lines, so
-  // that a register block's channels (one line each) spread over all L1 sets instead of
-  // aliasing 4 KiB apart.
-  w.lda = ((w.rows + 15) / 16 | 1) * 16;
-  w.targets = checked_mul(w.lda, d.channels_per_group(), "input tile");
-  // Three int64 per buffer row, per run and per piece's range of anchors.
+  // channels_first: channel-major, whole 16-row groups per channel; channels_last: row-major,
+  // whole cache lines per row. Either way an odd number of cache lines, so that a register
+  // block's channels or rows spread over all L1 sets instead of aliasing 4 KiB apart.
+  const int64_t Cg = d.channels_per_group();
+  w.lda = (((channels_last ? Cg : w.rows) + 15) / 16 | 1) * 16;
+  w.targets = checked_mul(w.lda, channels_last ? w.rows : Cg, "input tile");
+  // Six int64 per run, two per piece's range of anchors.
   const int64_t indices =
-      checked_mul(checked_add(checked_add(w.rows, max_runs(m, rows), "fused tile"),
-                              item_pieces(m, rows), "fused tile"),
-                  3, "fused tile");
+      checked_add(checked_mul(max_runs(m, rows), 6, "fused tile"),
+                  checked_mul(item_pieces(m, rows), 2, "fused tile"), "fused tile");
   w.scratch = round_up(
       checked_add(w.targets, checked_mul(indices, 2, "output targets"), "fused workspace"), 16);
   w.total = w.scratch;
@@ -414,15 +400,12 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
                 float* work) noexcept {
   const int64_t Cg = d.channels_per_group(), S = m.strides, D = m.dilation, K = m.kernel_size;
   const int64_t L = m.steps, L_out = m.out_steps, chunks = panel_chunks(d);
-  const PhaseRows pr = phase_rows(m);
+  const PhaseRows pr = phase_rows(m, !io.channels_last);
   const WorkLayout layout = work_layout(d, m, io.channels_last, rows);
   const int64_t lda = layout.lda;
   const int64_t o0 = group * d.filters_per_group() + first_block * d.block();  // first filter
   float* a = work;                                                             // a[c'][buffer row]
-  auto* base = reinterpret_cast<int64_t*>(work + layout.targets);
-  int64_t* lo = base + layout.rows;
-  int64_t* hi = lo + layout.rows;
-  auto* runs = reinterpret_cast<Run*>(hi + layout.rows);
+  auto* runs = reinterpret_cast<Run*>(work + layout.targets);
   auto* ranges = reinterpret_cast<int64_t*>(runs + max_runs(m, rows));  // [begin, end) pairs
 
   // The buffer: `lead` rows before the tile's first (ending in the item's `back` earlier rows,
@@ -445,11 +428,12 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
     const int64_t offset = !data              ? -1
                            : io.channels_last ? (item * L + step) * C + group * Cg
                                               : (item * C + group * Cg) * L + step;
-    runs[count_runs++] = {n, count, offset};
-    for (int64_t r = 0; r < count; ++r) {
-      base[n + r] = anchors ? item * L_out + (step + r) * S - crop : 0;
-      lo[n + r] = anchors ? std::max(item * L_out, wb) : 0;
-      hi[n + r] = anchors ? std::min(item * L_out + L_out, we) : 0;
+    Run& run = runs[count_runs++];
+    run = {n, count, offset, 0, 0, 0};
+    if (anchors) {
+      run.first = item * L_out + step * S - crop;
+      run.lo = std::max(item * L_out, wb);
+      run.hi = std::max(run.lo, std::min(item * L_out + L_out, we));
     }
     n += count;
   };
@@ -480,7 +464,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
     put(item, 0, kMicroRows, false, false);
   }
   if (io.channels_last) {
-    gather_to_channels(io.x, C, runs, count_runs, n, Cg, a, lda);
+    copy_rows(io.x, C, runs, count_runs, Cg, a, lda);
   } else {
     for (int64_t c = 0; c < Cg; ++c) {
       for (int k = 0; k < count_runs; ++k) {
@@ -494,6 +478,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
     }
   }
   const int64_t last_offset = (kMicroRows - 1) * S;
+  // Buffer (row, channel) (b, c) is a[b * row_step + c * channel_step].
+  const int64_t row_step = io.channels_last ? lda : 1, channel_step = io.channels_last ? 1 : lda;
   // Register blocks: 12 anchors of one range at a time (fewer at its end), for each panel of
   // 32 filters. channels_last adds into the output directly; channels_first runs of the
   // buffer's rows write a channels_last scratch of their outputs for the panel's filters,
@@ -515,8 +501,12 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
         int64_t ld = io.filters, origin = 0, end = 0;
         if (!io.channels_last) {
           origin = INT64_MAX;
-          for (int64_t b = u0; b < u1; ++b) {
-            const int64_t from = std::max(base[b], lo[b]), to = std::min(base[b] + S, hi[b]);
+          for (int k = 0; k < count_runs; ++k) {  // rows [b0, b1) of the run anchor [from, to)
+            const Run& run = runs[k];
+            const int64_t b0 = std::max(u0, run.begin), b1 = std::min(u1, run.end());
+            if (b0 >= b1) continue;
+            const int64_t from = std::max(run.first + (b0 - run.begin) * S, run.lo);
+            const int64_t to = std::min(run.first + (b1 - run.begin) * S, run.hi);
             if (from < to) origin = std::min(origin, from), end = std::max(end, to);
           }
           if (origin == INT64_MAX) continue;  // the run writes nothing the unit owns
@@ -528,43 +518,81 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           int count = 0;
           int64_t depth = 0;
           bool first = true;
-          const auto run = [&](auto linear, auto mr, const float* ap, float* y0,
-                               float* const* out) {
+          // `blocks` register blocks of MR anchors from buffer row b0 (several only when
+          // linear: their outputs follow on).
+          const auto run = [&](auto linear, auto mr, int64_t b0, float* y0, float* const* out,
+                               int64_t blocks) {
             constexpr bool kLinear = decltype(linear)::value;
             constexpr int kMr = decltype(mr)::value;
+            const float* ap = a + b0 * row_step;
+            const auto call = [&](auto nv, auto row_major) {
+              register_block<decltype(nv)::value, kLinear, kMr, decltype(row_major)::value>(
+                  ap, lda, segments, count, first, bias, y0, S * ld, out, m0, m1, blocks);
+            };
+            const auto in_layout = [&](auto nv) {
+              if (io.channels_last) {
+                call(nv, std::true_type());
+              } else {
+                call(nv, std::false_type());
+              }
+            };
             if (filters > 16) {
-              register_block<2, kLinear, kMr>(ap, lda, segments, count, first, bias, y0, S * ld,
-                                              out, m0, m1);
+              in_layout(std::integral_constant<int, 2>());
             } else {
-              register_block<1, kLinear, kMr>(ap, lda, segments, count, first, bias, y0, S * ld,
-                                              out, m0, m1);
+              in_layout(std::integral_constant<int, 1>());
             }
           };
+          // Full linear blocks wait here, to run in one call with those that follow on.
+          int64_t pending_b0 = 0, pending = 0;
+          float* pending_y = nullptr;
+          const auto flush = [&] {
+            if (pending == 0) return;
+            run(std::true_type(), std::integral_constant<int, kRows>(), pending_b0, pending_y,
+                nullptr, pending);
+            pending = 0;
+          };
           // The register block of `rows` anchors from buffer row b0, at this phase.
+          // The run holding buffer row b: blocks ask in increasing order within a pass.
+          int at_run = 0;
+          const auto run_of = [&](int64_t b) -> const Run& {
+            while (runs[at_run].end() <= b) ++at_run;
+            return runs[at_run];
+          };
           const auto block = [&](int64_t b0, int64_t rows_in) {
-            const int64_t b1 = b0 + kMicroRows - 1, j0 = base[b0] + phi;
-            // The common case: 12 anchors whose outputs, S apart, are all owned.
-            if (rows_in == kMicroRows && base[b1] - base[b0] == last_offset && lo[b0] == lo[b1] &&
-                hi[b0] == hi[b1] && j0 >= lo[b0] && j0 + last_offset < hi[b0]) {
-              run(std::true_type(), std::integral_constant<int, kRows>(), a + b0,
-                  yb + (j0 - origin) * ld, nullptr);
+            const Run& first_run = run_of(b0);
+            const int64_t j0 = first_run.first + (b0 - first_run.begin) * S + phi;
+            // The common case: 12 anchors of one run whose outputs, S apart, are all owned.
+            if (rows_in == kMicroRows && b0 + kMicroRows <= first_run.end() && j0 >= first_run.lo &&
+                j0 + last_offset < first_run.hi) {
+              float* y0 = yb + (j0 - origin) * ld;
+              if (pending > 0 && b0 == pending_b0 + pending * kMicroRows &&
+                  y0 == pending_y + pending * kMicroRows * S * ld) {
+                ++pending;
+              } else {
+                flush();
+                pending_b0 = b0, pending_y = y0, pending = 1;
+              }
               return;
             }
+            flush();
             float* out[kRows];
             int rows_hit = 0;  // one past the last row with a target
-            for (int r = 0; r < kRows; ++r) {
-              const int64_t j = base[b0 + r] + phi;
-              const bool hit = r < rows_in && j >= lo[b0 + r] && j < hi[b0 + r];
+            for (int r = 0, k = at_run; r < rows_in; ++r) {
+              while (runs[k].end() <= b0 + r) ++k;
+              const int64_t j = runs[k].first + (b0 + r - runs[k].begin) * S + phi;
+              const bool hit = j >= runs[k].lo && j < runs[k].hi;
               out[r] = hit ? yb + (j - origin) * ld : nullptr;
               if (hit) rows_hit = r + 1;
             }
+            for (int r = static_cast<int>(rows_in); r < kRows; ++r) out[r] = nullptr;
             if (rows_hit == 0) return;
             // Rows to the next even count from 4 (an item's last anchors, say 17 = 12 + 6).
             with_count_at_least<4, 6, 8, 10, kRows>(
-                rows_hit, [&](auto mr) { run(std::false_type(), mr, a + b0, nullptr, out); });
+                rows_hit, [&](auto mr) { run(std::false_type(), mr, b0, nullptr, out, 1); });
           };
           // One pass over the run's register blocks with the slice's segments.
           const auto pass = [&] {
+            at_run = 0;
             for (int64_t k = 0; k < count_ranges; ++k) {
               const int64_t from = std::max(ranges[2 * k], u0);
               const int64_t to = std::min(ranges[2 * k + 1], u1);
@@ -572,6 +600,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
                 block(b0, std::min<int64_t>(kMicroRows, to - b0));
               }
             }
+            flush();
             first = false;
             count = 0;
             depth = 0;
@@ -583,7 +612,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             for (int64_t c0 = 0; c0 < Cg; c0 += kDepthSlice) {
               const int64_t part = std::min(kDepthSlice, Cg - c0);
               if (count == kMaxSegments || (count > 0 && depth + part > kDepthSlice)) pass();
-              segments[count++] = {c0 * lda - t * D / S, panel + c0 * kPanelWidth, part};
+              segments[count++] = {c0 * channel_step - t * D / S * row_step,
+                                   panel + c0 * kPanelWidth, part};
               depth += part;
             }
           }
