@@ -75,11 +75,15 @@ CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segme
         }
       }
     }
+    const bool whole = m0 == 0xFFFF && (NV == 1 || m1 == 0xFFFF);
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
       float* y = kLinear ? y0 + r * step : out[r];
       if (!kLinear && y == nullptr) continue;
-      if (first) {
+      if (first && whole) {
+        _mm512_storeu_ps(y, acc0[r]);
+        if constexpr (NV == 2) _mm512_storeu_ps(y + 16, acc1[r]);
+      } else if (first) {
         _mm512_mask_storeu_ps(y, m0, acc0[r]);
         if constexpr (NV == 2) _mm512_mask_storeu_ps(y + 16, m1, acc1[r]);
       } else {
