@@ -201,27 +201,41 @@ struct Run {
 };
 static_assert(sizeof(Run) == 6 * sizeof(int64_t), "the workspace holds six int64 per run");
 
-// a[b][c] = x[the input row of buffer row b][c] (ld ldx) for the runs' rows b and c < depth,
-// a's ld lda; zero in the zero runs. A copy, row by row: the register blocks read
-// channels_last rows as they are.
-CONVT_TARGET_AVX512 void copy_rows(const float* x, int64_t ldx, const Run* runs, int count_runs,
-                                   int64_t depth, float* a, int64_t lda) noexcept {
+// a[b][c] = x[r][c] (ld ldx) for rows r in [r0, r1) of `run` (b = run.begin + r) and
+// c < depth, a's ld lda.
+CONVT_TARGET_AVX512 void copy_run(const float* x, int64_t ldx, const Run& run, int64_t r0,
+                                  int64_t r1, int64_t depth, float* a, int64_t lda) noexcept {
+  if (ldx == lda && depth == lda) {  // the rows are contiguous in both
+    std::copy_n(x + run.offset + r0 * ldx, (r1 - r0) * lda, a + (run.begin + r0) * lda);
+    return;
+  }
   const int64_t whole = depth / 16 * 16;
   const __mmask16 rest = mask_of(depth - whole);
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* src = x + run.offset + r * ldx;
+    float* dst = a + (run.begin + r) * lda;
+    for (int64_t c = 0; c < whole; c += 16) _mm512_storeu_ps(dst + c, _mm512_loadu_ps(src + c));
+    // (The row's padding takes the rest of the vector: lda is whole vectors.)
+    if (rest != 0) _mm512_storeu_ps(dst + whole, _mm512_maskz_loadu_ps(rest, src + whole));
+  }
+}
+
+// a[b][c] = x[the input row of buffer row b][c] (ld ldx) for the runs' rows b and c < depth,
+// a's ld lda; zero in the zero runs. A copy, row by row: the register blocks read
+// channels_last rows as they are. Of a run of input rows, only the first and last `margin`
+// rows are copied (all of them when margin is 0): the register blocks read its middle rows
+// from x itself.
+void copy_rows(const float* x, int64_t ldx, const Run* runs, int count_runs, int64_t depth,
+               float* a, int64_t lda, int64_t margin) noexcept {
   for (int k = 0; k < count_runs; ++k) {
     const Run& run = runs[k];
-    float* dst = a + run.begin * lda;
     if (run.offset < 0) {  // the run's rows are contiguous
-      std::fill_n(dst, run.count * lda, 0.0f);
-    } else if (ldx == lda && depth == lda) {  // and so are the input's
-      std::copy_n(x + run.offset, run.count * lda, dst);
+      std::fill_n(a + run.begin * lda, run.count * lda, 0.0f);
+    } else if (margin == 0 || run.count <= 2 * margin) {
+      copy_run(x, ldx, run, 0, run.count, depth, a, lda);
     } else {
-      for (int64_t r = 0; r < run.count; ++r, dst += lda) {
-        const float* src = x + run.offset + r * ldx;
-        for (int64_t c = 0; c < whole; c += 16) _mm512_storeu_ps(dst + c, _mm512_loadu_ps(src + c));
-        // (The row's padding takes the rest of the vector: lda is whole vectors.)
-        if (rest != 0) _mm512_storeu_ps(dst + whole, _mm512_maskz_loadu_ps(rest, src + whole));
-      }
+      copy_run(x, ldx, run, 0, margin, depth, a, lda);
+      copy_run(x, ldx, run, run.count - margin, run.count, depth, a, lda);
     }
   }
 }
@@ -354,11 +368,18 @@ struct WorkLayout {
 WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_last, int64_t rows) {
   WorkLayout w;
   w.rows = buffer_rows(m, rows);
-  // channels_first: channel-major, whole 16-row groups per channel; channels_last: row-major,
-  // whole cache lines per row. Either way an odd number of cache lines, so that a register
-  // block's channels or rows spread over all L1 sets instead of aliasing 4 KiB apart.
+  // channels_first: channel-major, whole 16-row groups per channel, an odd number of cache
+  // lines so that a register block's channels spread over all L1 sets instead of aliasing
+  // 4 KiB apart. channels_last: row-major, whole cache lines per row, and not a multiple of
+  // 1 KiB (12 rows would fall in a few sets); where that is the input's row, register blocks
+  // can read the input in place (fused_tile).
   const int64_t Cg = d.channels_per_group();
-  w.lda = (((channels_last ? Cg : w.rows) + 15) / 16 | 1) * 16;
+  if (channels_last) {
+    w.lda = round_up(Cg, 16);
+    if (w.lda % 256 == 0) w.lda += 16;
+  } else {
+    w.lda = ((w.rows + 15) / 16 | 1) * 16;
+  }
   w.targets = checked_mul(w.lda, channels_last ? w.rows : Cg, "input tile");
   // Six int64 per run, two per piece's range of anchors.
   const int64_t indices =
@@ -420,6 +441,9 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   // t*D == (j + crop) mod S, each reading the input row i - floor(t*D / S), `shift` rows back.
   // Every output is thus one anchor's, and a tile writes exactly the outputs from its first
   // row's first (tile_start) to the next tile's.
+  // channels_last rows whose stride is the buffer's: a register block whose rows and look-back
+  // lie in one run of input rows reads them in place; the buffer holds the rest (copy_rows).
+  const bool in_place = io.channels_last && lda == io.in_channels;
   int64_t n = 0;  // buffer rows laid out
   int count_runs = 0;
   int64_t count_ranges = 0;
@@ -468,7 +492,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
     put(item, 0, kMicroRows, false, false);
   }
   if (io.channels_last) {
-    copy_rows(io.x, C, runs, count_runs, Cg, a, lda);
+    copy_rows(io.x, C, runs, count_runs, Cg, a, lda, in_place ? pr.back + kMicroRows : 0);
   } else {
     for (int64_t c = 0; c < Cg; ++c) {
       for (int k = 0; k < count_runs; ++k) {
@@ -524,11 +548,10 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           bool first = true;
           // `blocks` register blocks of MR anchors from buffer row b0 (several only when
           // linear: their outputs follow on).
-          const auto run = [&](auto linear, auto mr, int64_t b0, float* y0, float* const* out,
+          const auto run = [&](auto linear, auto mr, const float* ap, float* y0, float* const* out,
                                int64_t blocks) {
             constexpr bool kLinear = decltype(linear)::value;
             constexpr int kMr = decltype(mr)::value;
-            const float* ap = a + b0 * row_step;
             const auto call = [&](auto nv, auto row_major) {
               register_block<decltype(nv)::value, kLinear, kMr, decltype(row_major)::value>(
                   ap, lda, segments, count, first, bias, y0, S * ld, out, m0, m1, blocks);
@@ -547,11 +570,12 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             }
           };
           // Full linear blocks wait here, to run in one call with those that follow on.
-          int64_t pending_b0 = 0, pending = 0;
+          int64_t pending = 0;
+          const float* pending_a = nullptr;
           float* pending_y = nullptr;
           const auto flush = [&] {
             if (pending == 0) return;
-            run(std::true_type(), std::integral_constant<int, kRows>(), pending_b0, pending_y,
+            run(std::true_type(), std::integral_constant<int, kRows>(), pending_a, pending_y,
                 nullptr, pending);
             pending = 0;
           };
@@ -565,16 +589,21 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           const auto block = [&](int64_t b0, int64_t rows_in) {
             const Run& first_run = run_of(b0);
             const int64_t j0 = first_run.first + (b0 - first_run.begin) * S + phi;
+            const bool inside = in_place && first_run.offset >= 0 &&
+                                b0 - pr.back >= first_run.begin &&
+                                b0 + kMicroRows <= first_run.end();
+            const float* ap =
+                inside ? io.x + first_run.offset + (b0 - first_run.begin) * lda : a + b0 * row_step;
             // The common case: 12 anchors of one run whose outputs, S apart, are all owned.
             if (rows_in == kMicroRows && b0 + kMicroRows <= first_run.end() && j0 >= first_run.lo &&
                 j0 + last_offset < first_run.hi) {
               float* y0 = yb + (j0 - origin) * ld;
-              if (pending > 0 && b0 == pending_b0 + pending * kMicroRows &&
+              if (pending > 0 && ap == pending_a + pending * kMicroRows * row_step &&
                   y0 == pending_y + pending * kMicroRows * S * ld) {
                 ++pending;
               } else {
                 flush();
-                pending_b0 = b0, pending_y = y0, pending = 1;
+                pending_a = ap, pending_y = y0, pending = 1;
               }
               return;
             }
@@ -592,7 +621,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             if (rows_hit == 0) return;
             // Rows to the next even count from 4 (an item's last anchors, say 17 = 12 + 6).
             with_count_at_least<4, 6, 8, 10, kRows>(
-                rows_hit, [&](auto mr) { run(std::false_type(), mr, b0, nullptr, out, 1); });
+                rows_hit, [&](auto mr) { run(std::false_type(), mr, ap, nullptr, out, 1); });
           };
           // One pass over the run's register blocks with the slice's segments.
           const auto pass = [&] {
