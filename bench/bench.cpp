@@ -172,10 +172,15 @@ struct Timing {
 
 template <typename Fn>
 Timing time_it(Fn fn, int min_reps) {
-  fn();  // warm-up (also first-touch of buffers)
+  // Warm-up: at least one call (first-touch of buffers) and 20 ms, so that a layer of a few
+  // microseconds is timed with the core's clock and caches as settled as a long one's.
+  const auto warm = std::chrono::steady_clock::now();
+  do {
+    fn();
+  } while (std::chrono::steady_clock::now() - warm < std::chrono::milliseconds(20));
   std::vector<double> ms;
   double total = 0;
-  while (static_cast<int>(ms.size()) < min_reps || (total < 300.0 && ms.size() < 50)) {
+  while (static_cast<int>(ms.size()) < min_reps || (total < 300.0 && ms.size() < 2000)) {
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     const double dt =
