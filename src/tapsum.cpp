@@ -82,23 +82,26 @@ CONVT_TARGET_AVX512 inline __m512 broadcast_pair(const float* x) noexcept {
 template <int R>
 CONVT_TARGET_AVX512 void pair_sums(const float* x, int64_t ldx, int64_t depth, const float* wp,
                                    __m512* acc) noexcept {
+  __m512 a[R];  // (in registers: the caller's array may not be)
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) a[r] = _mm512_setzero_ps();
   const int64_t pairs = depth / 2;
   for (int64_t q = 0; q < pairs; ++q) {
     const __m512 w = _mm512_load_ps(wp + 16 * q);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      acc[r] = _mm512_fmadd_ps(broadcast_pair(x + r * ldx + 2 * q), w, acc[r]);
+      a[r] = _mm512_fmadd_ps(broadcast_pair(x + r * ldx + 2 * q), w, a[r]);
     }
   }
   if (depth % 2 != 0) {
     const __m512 w = _mm512_load_ps(wp + 16 * pairs);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      acc[r] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(x[r * ldx + depth - 1]), w, acc[r], 0x5555);
+      a[r] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(x[r * ldx + depth - 1]), w, a[r], 0x5555);
     }
   }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r] = a[r];
 }
 
 // Lanes 0-7: a's lane pairs (2k, 2k + 1) added, row a's 8 tap sums; lanes 8-15: b's.
