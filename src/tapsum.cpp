@@ -221,6 +221,59 @@ CONVT_TARGET_AVX512 inline void interleave(__m512* v, int64_t S) noexcept {
   }
 }
 
+// Per slot and output phase (lane k of a vector is phase k % S): the phase's tap in that slot
+// (or -1), and its step relative to the vector's first, -q; and the least and greatest such
+// step over the taps.
+struct PhaseTaps {
+  int slots = 0;
+  int64_t tap[SignalPlan::kMaxSlots][16] = {}, shift[SignalPlan::kMaxSlots][16] = {};
+  int64_t lowest = 0, highest = 0;
+};
+
+// One filter's outputs j in [max(ob, j0), oe) (y[j * y_step]) from the block's tap sums z (steps
+// [i0, i1)), for outputs from ob (where (ob + P) % S == 0): S vectors at a time, 16 steps from
+// m, each phase's sums one contiguous vector per slot (no gather), interleaved into the
+// outputs. S is a constant so that the vectors stay in registers; away from the block's edges
+// every lane is in, and no mask is worked out.
+template <int S>
+CONVT_TARGET_AVX512 void block_outputs(const PhaseTaps& pt, const float* z, int64_t ldz, int64_t i0,
+                                       int64_t i1, int64_t P, float bias, int64_t ob, int64_t oe,
+                                       int64_t j0, float* y, int64_t y_step) noexcept {
+  for (int64_t o0 = ob; o0 < oe; o0 += 16 * S) {
+    const int64_t m = (o0 + P) / S;  // the first vector's first step
+    const bool inside = m + pt.lowest >= i0 && m + pt.highest + 16 <= i1;
+    __m512 v[S];
+#pragma GCC unroll 16
+    for (int phase = 0; phase < S; ++phase) v[phase] = _mm512_set1_ps(bias);
+    for (int u = 0; u < pt.slots; ++u) {
+#pragma GCC unroll 16
+      for (int phase = 0; phase < S; ++phase) {
+        if (pt.tap[u][phase] < 0) continue;
+        const int64_t first_step = m + pt.shift[u][phase];  // lane l: first_step + l
+        const __mmask16 in = inside ? __mmask16{0xFFFF} : steps_mask(first_step, i0, i1);
+        if (in == 0) continue;
+        const float* row = z + pt.tap[u][phase] * ldz;
+        // (A block edge's vector may start before the row: its lanes are loaded one by one.)
+        const __m512 sums = first_step >= i0 ? _mm512_maskz_loadu_ps(in, row + first_step - i0)
+                                             : load_lanes(row, first_step - i0, in);
+        v[phase] = _mm512_mask_add_ps(v[phase], in, v[phase], sums);
+      }
+    }
+    interleave(v, S);
+#pragma GCC unroll 16
+    for (int k = 0; k < S; ++k) {
+      const int64_t o = o0 + 16 * k;
+      if (y_step == 1 && o >= j0 && o + 16 <= oe) {
+        _mm512_storeu_ps(y + o, v[k]);
+      } else {  // strided, or a partial vector: only [max(o, j0), min(o + 16, oe))
+        alignas(64) float out[16];
+        _mm512_store_ps(out, v[k]);
+        for (int64_t j = std::max(o, j0); j < std::min(o + 16, oe); ++j) y[j * y_step] = out[j - o];
+      }
+    }
+  }
+}
+
 // Where a unit reads and writes: the group's channels of one item (channels_first: x[c][i],
 // ld steps; channels_last: x[i][c], ld C), and its filters' outputs y[f * y_filter + j * y_step].
 struct TapsumIo {
@@ -241,13 +294,17 @@ CONVT_TARGET_AVX512 void tapsum_unit(const SignalPlan& p, const TapsumIo& io, in
                                      int64_t j1, float* z, int64_t ldz) noexcept {
   const int64_t S = p.strides, P = p.crop_begin, K = p.kernel_size, L = p.steps;
   const int64_t passes = tap_passes(K), pair_vectors = pair_vectors_per_pass(io.depth);
-  // Per slot and output phase (lane k of a vector is phase k % S, see below): the phase's tap
-  // in that slot (or -1), and its step relative to the vector's first, -q.
-  int64_t tap[SignalPlan::kMaxSlots][16], shift[SignalPlan::kMaxSlots][16];
+  PhaseTaps pt;
+  pt.slots = p.slots;
+  pt.lowest = 16;  // (then lowered and raised by every tap)
+  pt.highest = -16;
   for (int u = 0; u < p.slots; ++u) {
     for (int64_t phase = 0; phase < S; ++phase) {
-      tap[u][phase] = p.tap[static_cast<size_t>(u)][static_cast<size_t>(phase)];
-      shift[u][phase] = p.back[static_cast<size_t>(u)][static_cast<size_t>(phase)];
+      pt.tap[u][phase] = p.tap[static_cast<size_t>(u)][static_cast<size_t>(phase)];
+      pt.shift[u][phase] = p.back[static_cast<size_t>(u)][static_cast<size_t>(phase)];
+      if (pt.tap[u][phase] < 0) continue;
+      pt.lowest = std::min(pt.lowest, pt.shift[u][phase]);
+      pt.highest = std::max(pt.highest, pt.shift[u][phase]);
     }
   }
   // Vectors start where (o0 + P) % S == 0: lane k is then phase k % S.
@@ -274,41 +331,12 @@ CONVT_TARGET_AVX512 void tapsum_unit(const SignalPlan& p, const TapsumIo& io, in
         // Exactly nt taps' registers.
         with_count_at_least<1, 2, 3, 4, 5, 6, 7, kTapGroup>(nt, sums);
       }
-      const __m512 b = _mm512_set1_ps(io.bias == nullptr ? 0.0f : io.bias[f]);
-      float* y = io.y + f * io.y_filter;
-      // S vectors of outputs at a time: 16 steps from m, each phase's sums one contiguous
-      // vector per slot (no gather), interleaved into the outputs.
-      for (int64_t o0 = ob; o0 < oe; o0 += 16 * S) {
-        const int64_t m = (o0 + P) / S;  // the first vector's first step
-        __m512 v[16];
-        for (int64_t phase = 0; phase < S; ++phase) v[phase] = b;
-        for (int u = 0; u < p.slots; ++u) {
-          for (int64_t phase = 0; phase < S; ++phase) {
-            if (tap[u][phase] < 0) continue;
-            const int64_t first_step = m + shift[u][phase];  // lane l: first_step + l
-            const __mmask16 in = steps_mask(first_step, i0, i1);
-            if (in == 0) continue;
-            const float* row = z + tap[u][phase] * ldz;
-            // (A block edge's vector may start before the row: its lanes are loaded one by one.)
-            const __m512 sums = first_step >= i0 ? _mm512_maskz_loadu_ps(in, row + first_step - i0)
-                                                 : load_lanes(row, first_step - i0, in);
-            v[phase] = _mm512_mask_add_ps(v[phase], in, v[phase], sums);
-          }
-        }
-        interleave(v, S);
-        for (int64_t k = 0; k < S; ++k) {
-          const int64_t o = o0 + 16 * k;
-          if (io.y_step == 1 && o >= j0 && o + 16 <= oe) {
-            _mm512_storeu_ps(y + o, v[k]);
-          } else {  // strided, or a partial vector: only [max(o, j0), min(o + 16, oe))
-            alignas(64) float out[16];
-            _mm512_store_ps(out, v[k]);
-            for (int64_t j = std::max(o, j0); j < std::min(o + 16, oe); ++j) {
-              y[j * io.y_step] = out[j - o];
-            }
-          }
-        }
-      }
+      const float bias = io.bias == nullptr ? 0.0f : io.bias[f];
+      const auto outputs = [&](auto stride) {
+        block_outputs<decltype(stride)::value>(pt, z, ldz, i0, i1, P, bias, ob, oe, j0,
+                                               io.y + f * io.y_filter, io.y_step);
+      };
+      with_count_at_least<1, 2, 4, 8, 16>(S, outputs);  // exactly S: it divides 16
     }
   }
 }
