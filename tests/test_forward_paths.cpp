@@ -62,6 +62,12 @@ const std::vector<Case>& cases() {
       // passes of taps), stride 8, several output blocks.
       {2, 40, 6, 2, 5, 2, 2, 333, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_TANH},
       {1, 24, 12, 1, 9, 8, 1, 4000, CONVT_PADDING_EXPLICIT, 3, 5, CONVT_ACTIVATION_LINEAR},
+      // channels_last's edges: an odd channel count per group (its last channel alone), with
+      // 12 taps (a pass of 4) and a block's last rows in 8, 4, 2, 1; fewer than 16 steps (no
+      // group of 16 rows); 2 filters of 16 taps over 2200 outputs (units split mid-item).
+      {3, 26, 2, 2, 12, 4, 1, 37, CONVT_PADDING_EXPLICIT, 2, 1, CONVT_ACTIVATION_LINEAR},
+      {2, 11, 1, 1, 3, 16, 1, 9, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_RELU},
+      {1, 9, 2, 1, 16, 2, 1, 1100, CONVT_PADDING_VALID, 0, 0, CONVT_ACTIVATION_LINEAR},
   };
   return c;
 }
