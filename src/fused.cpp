@@ -23,7 +23,7 @@ constexpr int kMaxSegments = 16;
 // channels_first runs of register blocks write a scratch of at most this many bytes, stored
 // into the output transposed at the end of the run.
 constexpr int64_t kScratchRunBytes = int64_t{768} * 1024;
-// A tile holds up to 512 KiB of input rows (at most 1020), and its channel-major buffer -- the
+// A tile holds up to 512 KiB of input rows (at most 1020), and its buffer -- the
 // rows, their look-back and the items' tails -- up to 896 KiB: a pass of one slice over it
 // (512 channels of every row) stays in the core's L2. With the channels_first scratch and the
 // targets, a thread's workspace stays within 2 MiB.
@@ -31,8 +31,8 @@ constexpr int64_t kFusedTileBytes = int64_t{512} * 1024;
 constexpr int64_t kFusedBufferBytes = int64_t{896} * 1024;
 constexpr int64_t kFusedMaxTileRows = 1020;
 
-// One tap's part of a register block's sum: `depth` channels of the transposed input from
-// a_offset (its first channel's row, moved back by the tap's shift) times a panel slice.
+// One tap's part of a register block's sum: `depth` channels of the input from a_offset (its
+// first channel of the block's first row, moved back by the tap's shift) times a panel slice.
 struct Segment {
   int64_t a_offset = 0;
   const float* b = nullptr;
@@ -40,22 +40,12 @@ struct Segment {
 };
 
 // For one register block of MR anchor rows: acc[r] = (first ? bias[0 .. 32) : 0) + the sum
-// over the segments of a (depth x MR, a[c][r] at a + a_offset + c*lda + r) * b (depth x 32),
-// then row r's target [0 .. 32) = acc[r] (first) or += acc[r], under the filter masks. The
-// targets are y0 + r*step (kLinear), or out[r] where that is non-null. NV = 1 for chunks of <= 16
-// filters; MR = 4, 6, 8 or 10 for blocks whose last rows have no target (a range's last anchors).
-// y[l] = v[l] (or += v[l] where `add`) for the lanes l in m. A whole vector is stored
-// unmasked: on AMD's Zen a masked 512-bit store costs several times as much.
-CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void put_vector(float* y, __m512 v,
-                                                                          bool add,
-                                                                          __mmask16 m) noexcept {
-  if (m == 0xFFFF) {
-    _mm512_storeu_ps(y, add ? _mm512_add_ps(_mm512_loadu_ps(y), v) : v);
-  } else {
-    _mm512_mask_storeu_ps(y, m, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, y), v) : v);
-  }
-}
-
+// over the segments of a (depth x MR: a[c][r] at a + a_offset + c*lda + r, or a[r][c] at
+// a + a_offset + r*lda + c when kRowMajor) * b (depth x 32), then row r's target [0 .. 32) =
+// acc[r] (first) or += acc[r], under the filter masks. The targets are y0 + r*step (kLinear),
+// or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters; MR = 4, 6, 8 or 10 for
+// blocks whose last rows have no target (a range's last anchors). `blocks` linear blocks in a
+// row: each next one's rows follow in a, its outputs in y.
 template <int NV, bool kLinear, int MR, bool kRowMajor>
 CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segment* segments,
                                         int count, bool first, const float* bias, float* y0,
@@ -154,22 +144,6 @@ CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void load_transposed(
 }
 
 }  // namespace
-
-// (fused.hpp) The fused kernel makes each channels_last tile channel-major, so that a register
-// block's 12 rows of one channel are contiguous; the tap-sum kernel, each block of steps.
-CONVT_TARGET_AVX512 void transpose_to_channels(const float* x, int64_t ldx, int64_t rows,
-                                               int64_t depth, float* a, int64_t lda) noexcept {
-  for (int64_t r0 = 0; r0 < lda; r0 += 16) {
-    for (int64_t c0 = 0; c0 < depth; c0 += 16) {
-      __m512 v[16];
-      // (Padding rows read as zero, without forming a pointer past the input.)
-      load_transposed(x + (r0 < rows ? r0 * ldx + c0 : 0), ldx, rows - r0, mask_of(depth - c0), v);
-      for (int64_t c = c0; c < std::min(c0 + 16, depth); ++c) {
-        _mm512_storeu_ps(a + c * lda + r0, v[c - c0]);
-      }
-    }
-  }
-}
 
 namespace {
 
@@ -358,8 +332,8 @@ int64_t run_rows(const ColumnMap& m) noexcept {
   return std::max<int64_t>(kScratchRunBytes / anchor_bytes / kMicroRows, 1) * kMicroRows;
 }
 
-// The workspace's parts: the channel-major tile, the int64 targets of each buffer row and the
-// runs that fill it, and (channels_first) a 64-byte aligned scratch for one run's output.
+// The workspace's parts: the tile's buffer, its runs and ranges of anchors, and
+// (channels_first) a 64-byte aligned scratch for one run's output.
 struct WorkLayout {
   int64_t rows = 0;                                      // buffer rows
   int64_t lda = 0, targets = 0, scratch = 0, total = 0;  // in floats

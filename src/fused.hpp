@@ -11,7 +11,9 @@
 // Panels: for group g, filter block b (packing.hpp), tap t and chunk h of 32 filters within
 // the block, a (C/G) x 32 row-major matrix, zero beyond the block's width:
 //   panel[c'][f] = packed[g][c'][column(t, b*Fb + h*32 + f)].
-// The input tile is copied once per (tile, filter blocks) into a channel-major buffer.
+// The input tile is copied once per (tile, filter blocks) into a buffer with zero rows around
+// each item: channel-major for channels_first; row-major for channels_last, whose blocks read
+// rows away from item edges from the input in place when its rows are the buffer's stride.
 #pragma once
 
 #include <cstdint>
@@ -78,12 +80,6 @@ int64_t panel_offset(const KernelDims& d, int64_t group, int64_t block, int64_t 
 // panels = packed in panel order (see above).
 void pack_panels(const KernelDims& d, const float* packed, float* panels) noexcept;
 
-// a[c][row] = x[row][c] for row < rows and c < depth (ld ldx), and zero for rows up to lda
-// (a multiple of 16, >= rows; a 64-byte aligned): channels_last rows made channel-major, with
-// 16 x 16 register transposes. AVX-512F only.
-CONVT_TARGET_AVX512 void transpose_to_channels(const float* x, int64_t ldx, int64_t rows,
-                                               int64_t depth, float* a, int64_t lda) noexcept;
-
 // The input and output of a call, as the fused kernel sees them.
 struct FusedIo {
   const float* x = nullptr;     // the whole input
@@ -94,14 +90,14 @@ struct FusedIo {
   int64_t filters = 1;      // F
 };
 
-// Input rows per tile (m's geometry and steps): the tile's channel-major buffer -- its rows,
+// Input rows per tile (m's geometry and steps): the tile's buffer -- its rows,
 // the look-back before them and each item's tail -- stays within 512 KiB. 0 when not even one
 // row fits (taps reaching hundreds of steps back): the kernel does not apply.
 int64_t fused_tile_rows(const ColumnMap& m, int64_t channels_per_group);
 
-// Floats of one thread's workspace for tiles of up to `tile_rows` rows: the channel-major
-// buffer, three int64 per buffer row of output targets and, for channels_first, a scratch for
-// one run of register blocks' output.
+// Floats of one thread's workspace for tiles of up to `tile_rows` rows: the buffer, six int64
+// per run of its rows (where they come from, which outputs they anchor) and, for
+// channels_first, a scratch for one run of register blocks' output.
 int64_t fused_workspace_floats(const KernelDims& d, const ColumnMap& m, bool channels_last,
                                int64_t tile_rows);
 

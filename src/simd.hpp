@@ -3,6 +3,8 @@
 // run only when cpu_has_avx512f().
 #pragma once
 
+#include <immintrin.h>
+
 #include <cstdint>
 #include <type_traits>
 
@@ -11,6 +13,18 @@
 namespace convt::detail {
 
 bool cpu_has_avx512f() noexcept;
+
+// y[l] = v[l] (or += v[l] where `add`) for the lanes l in m. A whole vector is stored
+// unmasked: on AMD's Zen a masked 512-bit store costs several times as much.
+CONVT_TARGET_AVX512 inline __attribute__((always_inline)) void put_vector(float* y, __m512 v,
+                                                                          bool add,
+                                                                          __mmask16 m) noexcept {
+  if (m == 0xFFFF) {
+    _mm512_storeu_ps(y, add ? _mm512_add_ps(_mm512_loadu_ps(y), v) : v);
+  } else {
+    _mm512_mask_storeu_ps(y, m, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, y), v) : v);
+  }
+}
 
 // Calls fn(std::integral_constant<int, V>()) for the first V of Vs (ascending) with n <= V:
 // a runtime count picks the kernel compiled for it, or for the next size up. n must not

@@ -1,7 +1,6 @@
 #include "tapsum.hpp"
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include "direct.hpp"
 #include "fused.hpp"
 #include "owned.hpp"
+#include "parallel.hpp"
 #include "signal.hpp"
 #include "simd.hpp"
 
@@ -61,8 +61,8 @@ CONVT_TARGET_AVX512 void tap_sums(const float* x, int64_t ldx, int64_t depth, co
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
-      _mm512_mask_storeu_ps(z + t * ldz + (i - i0), m0, acc0[t]);
-      _mm512_mask_storeu_ps(z + t * ldz + (i - i0) + 16, m1, acc1[t]);
+      put_vector(z + t * ldz + (i - i0), acc0[t], false, m0);
+      put_vector(z + t * ldz + (i - i0) + 16, acc1[t], false, m1);
     }
   }
 }
@@ -429,10 +429,9 @@ void run_tapsum(const LayerView<float>& v, const OutputPlan& plan, int64_t batch
   // channels_last weights are read a vector at a time).
   AlignedVector<float> work(static_cast<size_t>(layout.total * used));
 
-#pragma omp parallel for num_threads(used) schedule(dynamic, 1)
-  for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) {
+  parallel_units(used, static_cast<int64_t>(units.size()), [&](int64_t u, int64_t thread) {
     const OutputUnit& un = units[static_cast<size_t>(u)];
-    float* z = work.data() + omp_get_thread_num() * layout.total;
+    float* z = work.data() + thread * layout.total;
     float* w = z + layout.weights;
     pack_tapsum_weights(v, un.group, w);
     TapsumIo io;
@@ -451,7 +450,7 @@ void run_tapsum(const LayerView<float>& v, const OutputPlan& plan, int64_t batch
     tapsum_unit(p, io, un.j0, un.j1, z, layout.ldz);
     activate_owned(v.activation, v.alpha, output, last, F, L_out, un.group * Fg, Fg,
                    un.item * L_out + un.j0, un.item * L_out + un.j1);
-  }
+  });
 }
 
 }  // namespace convt::detail
