@@ -54,7 +54,9 @@ CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segme
   const bool biased = first && bias != nullptr;
   const __m512 init0 = biased ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
   const __m512 init1 = biased ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-  for (int64_t k = 0; k < blocks; ++k, a += kRowMajor ? MR * lda : MR, y0 += MR * step) {
+  // (y0 is null but for linear blocks: it only moves for them.)
+  for (int64_t k = 0; k < blocks;
+       ++k, a += kRowMajor ? MR * lda : MR, y0 += kLinear ? MR * step : 0) {
     __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
