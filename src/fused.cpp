@@ -26,7 +26,7 @@ constexpr int64_t kScratchRunBytes = int64_t{768} * 1024;
 // A tile holds up to 512 KiB of input rows (at most 1020), and its buffer -- the
 // rows, their look-back and the items' tails -- up to 896 KiB: a pass of one slice over it
 // (512 channels of every row) stays in the core's L2. With the channels_first scratch and the
-// targets, a thread's workspace stays within 2 MiB.
+// runs, a thread's workspace stays within 2 MiB.
 constexpr int64_t kFusedTileBytes = int64_t{512} * 1024;
 constexpr int64_t kFusedBufferBytes = int64_t{896} * 1024;
 constexpr int64_t kFusedMaxTileRows = 1020;
@@ -87,12 +87,6 @@ CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segme
       if constexpr (NV == 2) put_vector(y + 16, acc1[r], !first, m1);
     }
   }
-}
-
-__mmask16 mask_of(int64_t n) noexcept {
-  return n >= 16
-             ? static_cast<__mmask16>(0xFFFF)
-             : static_cast<__mmask16>((1u << static_cast<unsigned>(std::max<int64_t>(n, 0))) - 1u);
 }
 
 // GCC 12's unmasked AVX-512 intrinsics pass an undefined vector it then warns about.
@@ -174,6 +168,8 @@ struct Run {
   int64_t begin = 0, count = 0, offset = -1;
   int64_t first = 0, lo = 0, hi = 0;
   int64_t end() const noexcept { return begin + count; }
+  // The output row b anchors at phase 0 (the stride S apart from the next row's).
+  int64_t output(int64_t b, int64_t S) const noexcept { return first + (b - begin) * S; }
 };
 static_assert(sizeof(Run) == 6 * sizeof(int64_t), "the workspace holds six int64 per run");
 
@@ -280,8 +276,6 @@ void pack_panels(const KernelDims& d, const float* packed, float* panels) noexce
 
 namespace {
 
-int64_t round_up(int64_t n, int64_t to) noexcept { return (n + to - 1) / to * to; }
-
 // The tile's anchor rows (see fused_tile): `back` rows before the tile's first row that its
 // outputs read, in a lead of `lead` rows (zeros first); and `gap` zero rows after each item's
 // last row -- the anchors of the item's tail (outputs past its last step's phases), and the
@@ -337,8 +331,8 @@ int64_t run_rows(const ColumnMap& m) noexcept {
 // The workspace's parts: the tile's buffer, its runs and ranges of anchors, and
 // (channels_first) a 64-byte aligned scratch for one run's output.
 struct WorkLayout {
-  int64_t rows = 0;                                      // buffer rows
-  int64_t lda = 0, targets = 0, scratch = 0, total = 0;  // in floats
+  int64_t rows = 0;                                   // buffer rows
+  int64_t lda = 0, runs = 0, scratch = 0, total = 0;  // in floats: ld, offsets, size
 };
 
 WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_last, int64_t rows) {
@@ -356,13 +350,13 @@ WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_la
   } else {
     w.lda = ((w.rows + 15) / 16 | 1) * 16;
   }
-  w.targets = checked_mul(w.lda, channels_last ? w.rows : Cg, "input tile");
+  w.runs = checked_mul(w.lda, channels_last ? w.rows : Cg, "input tile");
   // Six int64 per run, two per piece's range of anchors.
   const int64_t indices =
       checked_add(checked_mul(max_runs(m, rows), 6, "fused tile"),
                   checked_mul(item_pieces(m, rows), 2, "fused tile"), "fused tile");
-  w.scratch = round_up(
-      checked_add(w.targets, checked_mul(indices, 2, "output targets"), "fused workspace"), 16);
+  w.scratch =
+      round_up(checked_add(w.runs, checked_mul(indices, 2, "buffer runs"), "fused workspace"), 16);
   w.total = w.scratch;
   if (!channels_last) {
     const int64_t anchors = std::min(run_rows(m), w.rows);
@@ -372,7 +366,7 @@ WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_la
                           "fused workspace");
   }
   // Whole cache lines, so that every thread's part of the workspace keeps the 64-byte
-  // alignment (and the int64 targets their 8).
+  // alignment (and the int64 runs their 8).
   w.total = round_up(w.total, 16);
   return w;
 }
@@ -405,8 +399,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   const WorkLayout layout = work_layout(d, m, io.channels_last, rows);
   const int64_t lda = layout.lda;
   const int64_t o0 = group * d.filters_per_group() + first_block * d.block();  // first filter
-  float* a = work;                                                             // a[c'][buffer row]
-  auto* runs = reinterpret_cast<Run*>(work + layout.targets);
+  float* a = work;  // the buffer: a[c'][buffer row], or a[buffer row][c'] for channels_last
+  auto* runs = reinterpret_cast<Run*>(work + layout.runs);
   auto* ranges = reinterpret_cast<int64_t*>(runs + max_runs(m, rows));  // [begin, end) pairs
 
   // The buffer: `lead` rows before the tile's first (ending in the item's `back` earlier rows,
@@ -509,8 +503,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             const Run& run = runs[k];
             const int64_t b0 = std::max(u0, run.begin), b1 = std::min(u1, run.end());
             if (b0 >= b1) continue;
-            const int64_t from = std::max(run.first + (b0 - run.begin) * S, run.lo);
-            const int64_t to = std::min(run.first + (b1 - run.begin) * S, run.hi);
+            const int64_t from = std::max(run.output(b0, S), run.lo);
+            const int64_t to = std::min(run.output(b1, S), run.hi);
             if (from < to) origin = std::min(origin, from), end = std::max(end, to);
           }
           if (origin == INT64_MAX) continue;  // the run writes nothing the unit owns
@@ -564,7 +558,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           };
           const auto block = [&](int64_t b0, int64_t rows_in) {
             const Run& first_run = run_of(b0);
-            const int64_t j0 = first_run.first + (b0 - first_run.begin) * S + phi;
+            const int64_t j0 = first_run.output(b0, S) + phi;
             const bool inside = in_place && first_run.offset >= 0 &&
                                 b0 - pr.back >= first_run.begin &&
                                 b0 + kMicroRows <= first_run.end();
@@ -588,7 +582,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             int rows_hit = 0;  // one past the last row with a target
             for (int r = 0, k = at_run; r < rows_in; ++r) {
               while (runs[k].end() <= b0 + r) ++k;
-              const int64_t j = runs[k].first + (b0 + r - runs[k].begin) * S + phi;
+              const int64_t j = runs[k].output(b0 + r, S) + phi;
               const bool hit = j >= runs[k].lo && j < runs[k].hi;
               out[r] = hit ? yb + (j - origin) * ld : nullptr;
               if (hit) rows_hit = r + 1;

@@ -1,4 +1,5 @@
-// AVX-512 kernels: the CPU check, and the attribute that compiles one function for AVX-512F.
+// AVX-512 kernels: the CPU check, the attribute that compiles one function for AVX-512F, and
+// the small helpers the kernels share (masks, rounding, stores, size dispatch).
 // Only functions so marked use AVX-512 (the rest of the library runs on any x86-64), and they
 // run only when cpu_has_avx512f().
 #pragma once
@@ -13,6 +14,16 @@
 namespace convt::detail {
 
 bool cpu_has_avx512f() noexcept;
+
+// n rounded up to a multiple of `to`.
+constexpr int64_t round_up(int64_t n, int64_t to) noexcept { return (n + to - 1) / to * to; }
+
+// The lanes [0, n) of a vector (all 16 from n = 16, none for n <= 0).
+inline __mmask16 mask_of(int64_t n) noexcept {
+  return n >= 16  ? static_cast<__mmask16>(0xFFFF)
+         : n <= 0 ? static_cast<__mmask16>(0)
+                  : static_cast<__mmask16>((1u << static_cast<unsigned>(n)) - 1u);
+}
 
 // y[l] = v[l] (or += v[l] where `add`) for the lanes l in m. A whole vector is stored
 // unmasked: on AMD's Zen a masked 512-bit store costs several times as much.

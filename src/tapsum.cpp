@@ -42,10 +42,7 @@ CONVT_TARGET_AVX512 void tap_sums(const float* x, int64_t ldx, int64_t depth, co
                                   int64_t ldz) noexcept {
   for (int64_t i = i0; i < i1; i += 32) {
     const int64_t n = std::min<int64_t>(32, i1 - i);
-    const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1u);
-    const __mmask16 m1 = static_cast<__mmask16>(n >= 32   ? 0xFFFF
-                                                : n <= 16 ? 0u
-                                                          : (1u << (n - 16)) - 1u);
+    const __mmask16 m0 = mask_of(n), m1 = mask_of(n - 16);
     __m512 acc0[NT], acc1[NT];
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm512_setzero_ps();
@@ -349,7 +346,7 @@ struct TapsumWork {
 TapsumWork tapsum_work(const SignalPlan& p, const KernelDims& d, bool channels_last) {
   TapsumWork w;
   w.ldz = block_rows(p);
-  w.weights = (checked_mul(d.kernel_size, w.ldz, "tap sums") + 15) / 16 * 16;
+  w.weights = round_up(checked_mul(d.kernel_size, w.ldz, "tap sums"), 16);
   const int64_t per_filter =
       channels_last
           ? checked_mul(checked_mul(tap_passes(d.kernel_size),
@@ -358,7 +355,7 @@ TapsumWork tapsum_work(const SignalPlan& p, const KernelDims& d, bool channels_l
           : checked_mul(d.channels_per_group(), d.kernel_size, "group weights");
   w.total = checked_add(w.weights, checked_mul(d.filters_per_group(), per_filter, "group weights"),
                         "tap-sum workspace");
-  w.total = (w.total + 15) / 16 * 16;
+  w.total = round_up(w.total, 16);
   return w;
 }
 
