@@ -76,7 +76,7 @@ build_relg() {
 # ---- the steps ---------------------------------------------------------------------------------
 step_asan() {
   build_asan
-  ctest --test-dir "$root/asan" -j "$jobs" --output-on-failure -E '^fault_injection'
+  ctest --test-dir "$root/asan" -j "$jobs" --output-on-failure --timeout 1200 -E '^fault_injection'
 }
 
 step_fault() {

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release -DCONVT_WERROR=ON > /dev/null
 cmake --build build-test -j "$(nproc)"
-ctest --test-dir build-test --output-on-failure -j "$(nproc)"
+# (A test that hangs -- say a kernel writing past its output into the heap -- fails at 300 s.)
+ctest --test-dir build-test --output-on-failure --timeout 300 -j "$(nproc)"
 scripts/hardening.sh

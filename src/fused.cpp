@@ -39,52 +39,65 @@ struct Segment {
   int64_t depth = 0;
 };
 
-// For one register block of MR anchor rows: acc[r] = (first ? bias[0 .. 32) : 0) + the sum
+// Register blocks of MR anchor rows that follow on: `count` blocks from input a and output
+// y0, each next one's rows following in a, its outputs in y. A pass's linear blocks go to
+// register_blocks as one list: a call per block, or per few, cost ts_autoencoder 5% of its
+// time (about 100 cycles a call, a block of 12 rows being 200-400).
+struct BlockRun {
+  const float* a = nullptr;
+  float* y0 = nullptr;
+  int64_t count = 0;
+};
+
+// For each register block of MR anchor rows: acc[r] = (first ? bias[0 .. 32) : 0) + the sum
 // over the segments of a (depth x MR: a[c][r] at a + a_offset + c*lda + r, or a[r][c] at
 // a + a_offset + r*lda + c when kRowMajor) * b (depth x 32), then row r's target [0 .. 32) =
 // acc[r] (first) or += acc[r], under the filter masks. The targets are y0 + r*step (kLinear),
-// or out[r] where that is non-null. NV = 1 for chunks of <= 16 filters; MR = 4, 6, 8 or 10 for
-// blocks whose last rows have no target (a range's last anchors). `blocks` linear blocks in a
-// row: each next one's rows follow in a, its outputs in y.
+// or out[r] where that is non-null (one block, y0 null). NV = 1 for chunks of <= 16 filters;
+// MR = 4, 6, 8 or 10 for blocks of fewer rows (a range's last anchors).
 template <int NV, bool kLinear, int MR, bool kRowMajor>
-CONVT_TARGET_AVX512 void register_block(const float* a, int64_t lda, const Segment* segments,
-                                        int count, bool first, const float* bias, float* y0,
-                                        int64_t step, float* const* out, __mmask16 m0, __mmask16 m1,
-                                        int64_t blocks) noexcept {
+CONVT_TARGET_AVX512 void register_blocks(const BlockRun* list, int64_t length, int64_t lda,
+                                         const Segment* segments, int count, bool first,
+                                         const float* bias, int64_t step, float* const* out,
+                                         __mmask16 m0, __mmask16 m1) noexcept {
   const bool biased = first && bias != nullptr;
   const __m512 init0 = biased ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
   const __m512 init1 = biased ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-  // (y0 is null but for linear blocks: it only moves for them.)
-  for (int64_t k = 0; k < blocks;
-       ++k, a += kRowMajor ? MR * lda : MR, y0 += kLinear ? MR * step : 0) {
-    __m512 acc0[MR], acc1[MR];
+  for (int64_t q = 0; q < length; ++q) {
+    const float* a = list[q].a;
+    float* y0 = list[q].y0;
+    // (y0 is null but for linear blocks: it only moves for them.)
+    for (int64_t k = 0; k < list[q].count;
+         ++k, a += kRowMajor ? MR * lda : MR, y0 += kLinear ? MR * step : 0) {
+      __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      acc0[r] = init0;
-      acc1[r] = init1;
-    }
-    for (int s = 0; s < count; ++s) {
-      const float* ap = a + segments[s].a_offset;
-      const float* b = segments[s].b;
-      const int64_t depth = segments[s].depth;
+      for (int r = 0; r < MR; ++r) {
+        acc0[r] = init0;
+        acc1[r] = init1;
+      }
+      for (int s = 0; s < count; ++s) {
+        const float* ap = a + segments[s].a_offset;
+        const float* b = segments[s].b;
+        const int64_t depth = segments[s].depth;
 #pragma GCC unroll 2
-      for (int64_t c = 0; c < depth; ++c) {
-        const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
-        const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
+        for (int64_t c = 0; c < depth; ++c) {
+          const __m512 b0 = _mm512_load_ps(b + c * kPanelWidth);
+          const __m512 b1 = NV == 2 ? _mm512_load_ps(b + c * kPanelWidth + 16) : b0;
 #pragma GCC unroll 12
-        for (int r = 0; r < MR; ++r) {
-          const __m512 av = _mm512_set1_ps(kRowMajor ? ap[r * lda + c] : ap[c * lda + r]);
-          acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-          if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+          for (int r = 0; r < MR; ++r) {
+            const __m512 av = _mm512_set1_ps(kRowMajor ? ap[r * lda + c] : ap[c * lda + r]);
+            acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+            if constexpr (NV == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+          }
         }
       }
-    }
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      float* y = kLinear ? y0 + r * step : out[r];
-      if (!kLinear && y == nullptr) continue;
-      put_vector(y, acc0[r], !first, m0);
-      if constexpr (NV == 2) put_vector(y + 16, acc1[r], !first, m1);
+      for (int r = 0; r < MR; ++r) {
+        float* y = kLinear ? y0 + r * step : out[r];
+        if (!kLinear && y == nullptr) continue;
+        put_vector(y, acc0[r], !first, m0);
+        if constexpr (NV == 2) put_vector(y + 16, acc1[r], !first, m1);
+      }
     }
   }
 }
@@ -475,7 +488,6 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
       }
     }
   }
-  const int64_t last_offset = (kMicroRows - 1) * S;
   // Buffer (row, channel) (b, c) is a[b * row_step + c * channel_step].
   const int64_t row_step = io.channels_last ? lda : 1, channel_step = io.channels_last ? 1 : lda;
   // Register blocks: 12 anchors of one range at a time (fewer at its end), for each panel of
@@ -512,19 +524,22 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           ld = kPanelWidth;
         }
         for (int64_t phi = 0; phi < S; ++phi) {
+          int64_t phase_back = 0;  // rows back that the phase's taps read
+          for (int64_t t = 0; t < K; ++t) {
+            if (t * D % S == phi) phase_back = std::max(phase_back, t * D / S);
+          }
           Segment segments[kMaxSegments];
           int count = 0;
           int64_t depth = 0;
           bool first = true;
-          // `blocks` register blocks of MR anchors from buffer row b0 (several only when
-          // linear: their outputs follow on).
-          const auto run = [&](auto linear, auto mr, const float* ap, float* y0, float* const* out,
-                               int64_t blocks) {
+          // Register blocks of MR anchors: a list of linear ones, or one at ap writing out[].
+          const auto run = [&](auto linear, auto mr, const BlockRun* list, int64_t length,
+                               float* const* out) {
             constexpr bool kLinear = decltype(linear)::value;
             constexpr int kMr = decltype(mr)::value;
             const auto call = [&](auto nv, auto row_major) {
-              register_block<decltype(nv)::value, kLinear, kMr, decltype(row_major)::value>(
-                  ap, lda, segments, count, first, bias, y0, S * ld, out, m0, m1, blocks);
+              register_blocks<decltype(nv)::value, kLinear, kMr, decltype(row_major)::value>(
+                  list, length, lda, segments, count, first, bias, S * ld, out, m0, m1);
             };
             const auto in_layout = [&](auto nv) {
               if (io.channels_last) {
@@ -539,45 +554,64 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
               in_layout(std::integral_constant<int, 1>());
             }
           };
-          // Full linear blocks wait here, to run in one call with those that follow on.
-          int64_t pending = 0;
-          const float* pending_a = nullptr;
-          float* pending_y = nullptr;
-          const auto flush = [&] {
-            if (pending == 0) return;
-            run(std::true_type(), std::integral_constant<int, kRows>(), pending_a, pending_y,
-                nullptr, pending);
-            pending = 0;
+          // Linear blocks wait in a list per size (MR = 4 + 2i in list i), run in one call per
+          // list: each output has one block per pass, so their order does not matter.
+          constexpr int kSizes = (kRows - 4) / 2 + 1, kListLength = 32;
+          BlockRun lists[kSizes][kListLength];
+          int64_t listed[kSizes] = {};
+          const auto flush = [&](int i) {
+            if (listed[i] == 0) return;
+            with_count_at_least<4, 6, 8, 10, kRows>(4 + 2 * i, [&](auto mr) {
+              run(std::true_type(), mr, lists[i], listed[i], nullptr);
+            });
+            listed[i] = 0;
           };
-          // The register block of `rows` anchors from buffer row b0, at this phase.
           // The run holding buffer row b: blocks ask in increasing order within a pass.
           int at_run = 0;
           const auto run_of = [&](int64_t b) -> const Run& {
             while (runs[at_run].end() <= b) ++at_run;
             return runs[at_run];
           };
-          const auto block = [&](int64_t b0, int64_t rows_in) {
-            const Run& first_run = run_of(b0);
-            const int64_t j0 = first_run.output(b0, S) + phi;
-            const bool inside = in_place && first_run.offset >= 0 &&
-                                b0 - pr.back >= first_run.begin &&
-                                b0 + kMicroRows <= first_run.end();
-            const float* ap =
-                inside ? io.x + first_run.offset + (b0 - first_run.begin) * lda : a + b0 * row_step;
-            // The common case: 12 anchors of one run whose outputs, S apart, are all owned.
-            if (rows_in == kMicroRows && b0 + kMicroRows <= first_run.end() && j0 >= first_run.lo &&
-                j0 + last_offset < first_run.hi) {
-              float* y0 = yb + (j0 - origin) * ld;
-              if (pending > 0 && ap == pending_a + pending * kMicroRows * row_step &&
-                  y0 == pending_y + pending * kMicroRows * S * ld) {
-                ++pending;
-              } else {
-                flush();
-                pending_a = ap, pending_y = y0, pending = 1;
-              }
+          // `chain` linear blocks of `mr` anchors that follow on, from input ap and output y0.
+          const auto add_linear = [&](const float* ap, float* y0, int64_t mr, int64_t chain) {
+            const int i = static_cast<int>(mr - 4) / 2;
+            BlockRun* last = listed[i] > 0 ? &lists[i][listed[i] - 1] : nullptr;
+            if (last != nullptr && ap == last->a + last->count * mr * row_step &&
+                y0 == last->y0 + last->count * mr * S * ld) {
+              last->count += chain;  // they follow on
               return;
             }
-            flush();
+            if (listed[i] == kListLength) flush(i);
+            lists[i][listed[i]++] = {ap, y0, chain};
+          };
+          // Register blocks from buffer row b0 of a range ending at `to`: the linear blocks of
+          // 12 anchors that follow on from b0 in its run, reading one source; or one block of
+          // up to 12 anchors. Returns the anchors they take.
+          const auto blocks_at = [&](int64_t b0, int64_t to) -> int64_t {
+            const Run& first_run = run_of(b0);
+            const int64_t rows_in = std::min<int64_t>(kMicroRows, to - b0);
+            const int64_t j0 = first_run.output(b0, S) + phi;
+            // Blocks from this row on, that end in the run, read x in place.
+            const int64_t inside_from =
+                in_place && first_run.offset >= 0 ? first_run.begin + phase_back : INT64_MAX;
+            const bool inside = b0 >= inside_from && b0 + kMicroRows <= first_run.end();
+            const float* ap =
+                inside ? io.x + first_run.offset + (b0 - first_run.begin) * lda : a + b0 * row_step;
+            // The common case: an even number of anchors (from 4) of one run whose outputs, S
+            // apart, are all owned.
+            if (rows_in % 2 == 0 && rows_in >= 4 && b0 + rows_in <= first_run.end() &&
+                j0 >= first_run.lo && j0 + (rows_in - 1) * S < first_run.hi) {
+              int64_t chain = 1;
+              if (rows_in == kMicroRows) {  // and those that follow: in the run, owned, one source
+                chain = std::min((std::min(first_run.end(), to) - b0) / kMicroRows,
+                                 ((first_run.hi - 1 - j0) / S - (kMicroRows - 1)) / kMicroRows + 1);
+                if (!inside && inside_from != INT64_MAX) {
+                  chain = std::min(chain, (inside_from - b0 + kMicroRows - 1) / kMicroRows);
+                }
+              }
+              add_linear(ap, yb + (j0 - origin) * ld, rows_in, chain);
+              return chain * rows_in;
+            }
             float* out[kRows];
             int rows_hit = 0;  // one past the last row with a target
             for (int r = 0, k = at_run; r < rows_in; ++r) {
@@ -588,10 +622,12 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
               if (hit) rows_hit = r + 1;
             }
             for (int r = static_cast<int>(rows_in); r < kRows; ++r) out[r] = nullptr;
-            if (rows_hit == 0) return;
+            if (rows_hit == 0) return rows_in;
             // Rows to the next even count from 4 (an item's last anchors, say 17 = 12 + 6).
+            const BlockRun one{ap, nullptr, 1};
             with_count_at_least<4, 6, 8, 10, kRows>(
-                rows_hit, [&](auto mr) { run(std::false_type(), mr, ap, nullptr, out, 1); });
+                rows_hit, [&](auto mr) { run(std::false_type(), mr, &one, 1, out); });
+            return rows_in;
           };
           // One pass over the run's register blocks with the slice's segments.
           const auto pass = [&] {
@@ -599,11 +635,9 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             for (int64_t k = 0; k < count_ranges; ++k) {
               const int64_t from = std::max(ranges[2 * k], u0);
               const int64_t to = std::min(ranges[2 * k + 1], u1);
-              for (int64_t b0 = from; b0 < to; b0 += kMicroRows) {
-                block(b0, std::min<int64_t>(kMicroRows, to - b0));
-              }
+              for (int64_t b0 = from; b0 < to;) b0 += blocks_at(b0, to);
             }
-            flush();
+            for (int i = 0; i < kSizes; ++i) flush(i);
             first = false;
             count = 0;
             depth = 0;

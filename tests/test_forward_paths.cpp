@@ -68,6 +68,9 @@ const std::vector<Case>& cases() {
       {3, 26, 2, 2, 12, 4, 1, 37, CONVT_PADDING_EXPLICIT, 2, 1, CONVT_ACTIVATION_LINEAR},
       {2, 11, 1, 1, 3, 16, 1, 9, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_RELU},
       {1, 9, 2, 1, 16, 2, 1, 1100, CONVT_PADDING_VALID, 0, 0, CONVT_ACTIVATION_LINEAR},
+      // Chains of register blocks that read channels_last rows in place, 4 blocks of 12 per
+      // item, whose last anchor's second phase is cropped (the chain stops a block short).
+      {3, 16, 32, 1, 3, 2, 1, 48, CONVT_PADDING_EXPLICIT, 0, 2, CONVT_ACTIVATION_LINEAR},
   };
   return c;
 }
