@@ -186,6 +186,12 @@ struct Run {
 };
 static_assert(sizeof(Run) == 6 * sizeof(int64_t), "the workspace holds six int64 per run");
 
+// A piece of an item's anchors: buffer rows [begin, end), the item's step 0 at row step0.
+struct AnchorRange {
+  int64_t begin = 0, end = 0, step0 = 0;
+};
+static_assert(sizeof(AnchorRange) == 3 * sizeof(int64_t), "three int64 per piece's range");
+
 // a[b][c] = x[r][c] (ld ldx) for rows r in [r0, r1) of `run` (b = run.begin + r) and
 // c < depth, a's ld lda.
 CONVT_TARGET_AVX512 void copy_run(const float* x, int64_t ldx, const Run& run, int64_t r0,
@@ -297,7 +303,8 @@ namespace {
 // a tile starting at an item mostly read 16 rows of one item, or none. (Sizes take the
 // aligned rows: an upper bound.)
 // An item's anchors with outputs run from first_anchor (the first step whose last phase is
-// not cropped) to last_anchor (past its last row: the tail, in the gap).
+// not cropped) to last_anchor (past its last row: the tail, in the gap); those of phase phi
+// from phase_anchors(phi).
 struct PhaseRows {
   int64_t back = 0, lead = 0, gap = 0;
   int64_t first_anchor = 0, last_anchor = 0;
@@ -314,6 +321,14 @@ PhaseRows phase_rows(const ColumnMap& m, bool aligned = true) noexcept {
   const int64_t pad = (16 - (m.steps + p.gap) % 16) % 16;
   if (aligned && 4 * pad <= m.steps) p.gap += pad;
   return p;
+}
+
+// The first and last anchor steps with an output at phase phi: i*S - crop + phi in
+// [0, L_out). (None when the first is past the last.)
+std::pair<int64_t, int64_t> phase_anchors(const ColumnMap& m, int64_t phi) noexcept {
+  const int64_t S = m.strides, lead = m.crop_begin - phi;  // lead > -S
+  const int64_t last = m.out_steps - 1 + lead;             // > -S - 1: -1 ends before step 0
+  return {lead <= 0 ? 0 : (lead + S - 1) / S, last < 0 ? -1 : last / S};
 }
 
 // Item ends among `rows` consecutive input rows, at most.
@@ -364,10 +379,10 @@ WorkLayout work_layout(const KernelDims& d, const ColumnMap& m, bool channels_la
     w.lda = ((w.rows + 15) / 16 | 1) * 16;
   }
   w.runs = checked_mul(w.lda, channels_last ? w.rows : Cg, "input tile");
-  // Six int64 per run, two per piece's range of anchors.
+  // Six int64 per run, three per piece's range of anchors.
   const int64_t indices =
       checked_add(checked_mul(max_runs(m, rows), 6, "fused tile"),
-                  checked_mul(item_pieces(m, rows), 2, "fused tile"), "fused tile");
+                  checked_mul(item_pieces(m, rows), 3, "fused tile"), "fused tile");
   w.scratch =
       round_up(checked_add(w.runs, checked_mul(indices, 2, "buffer runs"), "fused workspace"), 16);
   w.total = w.scratch;
@@ -414,7 +429,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
   const int64_t o0 = group * d.filters_per_group() + first_block * d.block();  // first filter
   float* a = work;  // the buffer: a[c'][buffer row], or a[buffer row][c'] for channels_last
   auto* runs = reinterpret_cast<Run*>(work + layout.runs);
-  auto* ranges = reinterpret_cast<int64_t*>(runs + max_runs(m, rows));  // [begin, end) pairs
+  // Each piece's anchor rows [begin, end) and the buffer row of its item's step 0.
+  auto* ranges = reinterpret_cast<AnchorRange*>(runs + max_runs(m, rows));
 
   // The buffer: `lead` rows before the tile's first (ending in the item's `back` earlier rows,
   // or zeros), then the tile's rows item by item, each item that ends in the tile followed by
@@ -461,13 +477,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
       if (ends) put(item, L, pr.gap, false, true);  // zeros, anchoring the item's tail
       const int64_t from = std::max(step, pr.first_anchor);
       const int64_t to = std::min(ends ? L + pr.gap : step + count, pr.last_anchor + 1);
-      if (from < to && count_ranges > 0 && ranges[2 * count_ranges - 1] == at + from) {
-        ranges[2 * count_ranges - 1] = at + to;  // adjacent anchors: blocks may straddle them
-      } else if (from < to) {
-        ranges[2 * count_ranges] = at + from;
-        ranges[2 * count_ranges + 1] = at + to;
-        ++count_ranges;
-      }
+      if (from < to) ranges[count_ranges++] = {at + from, at + to, at};
       row += count;
       step += count;
       if (ends) step = 0, ++item;
@@ -524,6 +534,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           ld = kPanelWidth;
         }
         for (int64_t phi = 0; phi < S; ++phi) {
+          const auto anchors = phase_anchors(m, phi);
           int64_t phase_back = 0;  // rows back that the phase's taps read
           for (int64_t t = 0; t < K; ++t) {
             if (t * D % S == phi) phase_back = std::max(phase_back, t * D / S);
@@ -632,10 +643,23 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
           // One pass over the run's register blocks with the slice's segments.
           const auto pass = [&] {
             at_run = 0;
-            for (int64_t k = 0; k < count_ranges; ++k) {
-              const int64_t from = std::max(ranges[2 * k], u0);
-              const int64_t to = std::min(ranges[2 * k + 1], u1);
+            // The phase's anchors of each piece, those next to each other as one range:
+            // blocks may straddle items.
+            int64_t from = 0, to = 0;
+            for (int64_t k = 0; k <= count_ranges; ++k) {
+              int64_t b = 0, e = 0;
+              if (k < count_ranges) {
+                const AnchorRange& r = ranges[k];
+                b = std::max({r.begin, r.step0 + anchors.first, u0});
+                e = std::min({r.end, r.step0 + anchors.second + 1, u1});
+                if (b >= e) continue;
+                if (b == to) {
+                  to = e;
+                  continue;
+                }
+              }
               for (int64_t b0 = from; b0 < to;) b0 += blocks_at(b0, to);
+              from = b, to = e;
             }
             for (int i = 0; i < kSizes; ++i) flush(i);
             first = false;
