@@ -33,10 +33,12 @@ constexpr int64_t kFusedMaxTileRows = 1020;
 
 // One tap's part of a register block's sum: `depth` channels of the input from a_offset (its
 // first channel of the block's first row, moved back by the tap's shift) times a panel slice.
+// (No member initializers, here and in BlockRun: each phase's arrays of them would be zeroed,
+// 4 KiB, a tenth of a call of one input step.)
 struct Segment {
-  int64_t a_offset = 0;
-  const float* b = nullptr;
-  int64_t depth = 0;
+  int64_t a_offset;
+  const float* b;
+  int64_t depth;
 };
 
 // Register blocks of MR anchor rows that follow on: `count` blocks from input a and output
@@ -44,9 +46,9 @@ struct Segment {
 // register_blocks as one list: a call per block, or per few, cost ts_autoencoder 5% of its
 // time (about 100 cycles a call, a block of 12 rows being 200-400).
 struct BlockRun {
-  const float* a = nullptr;
-  float* y0 = nullptr;
-  int64_t count = 0;
+  const float* a;
+  float* y0;
+  int64_t count;
 };
 
 // For each register block of MR anchor rows: acc[r] = (first ? bias[0 .. 32) : 0) + the sum
