@@ -71,6 +71,8 @@ const std::vector<Case>& cases() {
       // Chains of register blocks that read channels_last rows in place, 4 blocks of 12 per
       // item, whose last anchor's second phase is cropped (the chain stops a block short).
       {3, 16, 32, 1, 3, 2, 1, 48, CONVT_PADDING_EXPLICIT, 0, 2, CONVT_ACTIVATION_LINEAR},
+      // 48 items of one block each in one tile: more blocks apart than a list holds.
+      {48, 16, 32, 1, 3, 2, 1, 12, CONVT_PADDING_SAME, 0, 0, CONVT_ACTIVATION_LINEAR},
   };
   return c;
 }
