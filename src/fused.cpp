@@ -304,26 +304,11 @@ namespace {
 // and so is L + gap unless that would add more than L/4 zero rows, so that the transposes of
 // a tile starting at an item mostly read 16 rows of one item, or none. (Sizes take the
 // aligned rows: an upper bound.)
-// An item's anchors with outputs run from first_anchor (the first step whose last phase is
-// not cropped) to last_anchor (past its last row: the tail, in the gap); those of phase phi
-// from phase_anchors(phi).
+// An item's last anchor with an output (at phase 0) is last_anchor, past its last row when it
+// has a tail.
 struct PhaseRows {
-  int64_t back = 0, lead = 0, gap = 0;
-  int64_t first_anchor = 0, last_anchor = 0;
+  int64_t back = 0, lead = 0, gap = 0, last_anchor = 0;
 };
-
-PhaseRows phase_rows(const ColumnMap& m, bool aligned = true) noexcept {
-  PhaseRows p;
-  p.back = (m.kernel_size - 1) * m.dilation / m.strides;
-  p.lead = aligned ? round_up(p.back, 16) : p.back;
-  p.first_anchor = m.crop_begin / m.strides;
-  p.last_anchor = (m.out_steps - 1 + m.crop_begin) / m.strides;
-  p.gap = std::max(p.back, p.last_anchor - (m.steps - 1));
-  // (Short items keep their gap: rounding it would take the buffer room of whole items.)
-  const int64_t pad = (16 - (m.steps + p.gap) % 16) % 16;
-  if (aligned && 4 * pad <= m.steps) p.gap += pad;
-  return p;
-}
 
 // The first and last anchor steps with an output at phase phi: i*S - crop + phi in
 // [0, L_out). (None when the first is past the last.)
@@ -331,6 +316,18 @@ std::pair<int64_t, int64_t> phase_anchors(const ColumnMap& m, int64_t phi) noexc
   const int64_t S = m.strides, lead = m.crop_begin - phi;  // lead > -S
   const int64_t last = m.out_steps - 1 + lead;             // > -S - 1: -1 ends before step 0
   return {lead <= 0 ? 0 : (lead + S - 1) / S, last < 0 ? -1 : last / S};
+}
+
+PhaseRows phase_rows(const ColumnMap& m, bool aligned = true) noexcept {
+  PhaseRows p;
+  p.back = (m.kernel_size - 1) * m.dilation / m.strides;
+  p.lead = aligned ? round_up(p.back, 16) : p.back;
+  p.last_anchor = phase_anchors(m, 0).second;
+  p.gap = std::max(p.back, p.last_anchor - (m.steps - 1));
+  // (Short items keep their gap: rounding it would take the buffer room of whole items.)
+  const int64_t pad = (16 - (m.steps + p.gap) % 16) % 16;
+  if (aligned && 4 * pad <= m.steps) p.gap += pad;
+  return p;
 }
 
 // Item ends among `rows` consecutive input rows, at most.
@@ -477,9 +474,8 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
       put(item, step, count, true, true);
       const bool ends = step + count == L;
       if (ends) put(item, L, pr.gap, false, true);  // zeros, anchoring the item's tail
-      const int64_t from = std::max(step, pr.first_anchor);
-      const int64_t to = std::min(ends ? L + pr.gap : step + count, pr.last_anchor + 1);
-      if (from < to) ranges[count_ranges++] = {at + from, at + to, at};
+      // (Each phase cuts the piece to the anchors it writes.)
+      ranges[count_ranges++] = {at + step, at + (ends ? L + pr.gap : step + count), at};
       row += count;
       step += count;
       if (ends) step = 0, ++item;
@@ -537,13 +533,9 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
         }
         for (int64_t phi = 0; phi < S; ++phi) {
           const auto anchors = phase_anchors(m, phi);
-          int64_t phase_back = 0;  // rows back that the phase's taps read
-          for (int64_t t = 0; t < K; ++t) {
-            if (t * D % S == phi) phase_back = std::max(phase_back, t * D / S);
-          }
           Segment segments[kMaxSegments];
           int count = 0;
-          int64_t depth = 0;
+          int64_t depth = 0, back = 0;  // the segments' depth, and rows back that they read
           bool first = true;
           // Register blocks of MR anchors: a list of linear ones, or one at ap writing out[].
           const auto run = [&](auto linear, auto mr, const BlockRun* list, int64_t length,
@@ -606,18 +598,20 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             const int64_t j0 = first_run.output(b0, S) + phi;
             // Blocks from this row on, that end in the run, read x in place.
             const int64_t inside_from =
-                in_place && first_run.offset >= 0 ? first_run.begin + phase_back : INT64_MAX;
+                in_place && first_run.offset >= 0 ? first_run.begin + back : INT64_MAX;
             const bool inside = b0 >= inside_from && b0 + kMicroRows <= first_run.end();
             const float* ap =
                 inside ? io.x + first_run.offset + (b0 - first_run.begin) * lda : a + b0 * row_step;
-            // The common case: an even number of anchors (from 4) of one run whose outputs, S
-            // apart, are all owned.
-            if (rows_in % 2 == 0 && rows_in >= 4 && b0 + rows_in <= first_run.end() &&
-                j0 >= first_run.lo && j0 + (rows_in - 1) * S < first_run.hi) {
+            // Rows from b0 that are linear: in the run, up to `to`, their outputs (S apart) owned.
+            const int64_t owned =
+                j0 < first_run.lo || j0 >= first_run.hi ? 0 : (first_run.hi - 1 - j0) / S + 1;
+            const int64_t linear = std::min({first_run.end(), to, b0 + owned}) - b0;
+            // The common case: an even number of linear anchors from 4; for blocks of 12, the
+            // chain of them that follow on reading one source.
+            if (rows_in % 2 == 0 && rows_in >= 4 && rows_in <= linear) {
               int64_t chain = 1;
-              if (rows_in == kMicroRows) {  // and those that follow: in the run, owned, one source
-                chain = std::min((std::min(first_run.end(), to) - b0) / kMicroRows,
-                                 ((first_run.hi - 1 - j0) / S - (kMicroRows - 1)) / kMicroRows + 1);
+              if (rows_in == kMicroRows) {
+                chain = linear / kMicroRows;
                 if (!inside && inside_from != INT64_MAX) {
                   chain = std::min(chain, (inside_from - b0 + kMicroRows - 1) / kMicroRows);
                 }
@@ -667,6 +661,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
             first = false;
             count = 0;
             depth = 0;
+            back = 0;
           };
           // The phase's (tap, channel range) segments, in order, cut into slices.
           for (int64_t t = 0; t < K; ++t) {
@@ -678,6 +673,7 @@ void fused_tile(const KernelDims& d, const ColumnMap& m, const float* panels, co
               segments[count++] = {c0 * channel_step - t * D / S * row_step,
                                    panel + c0 * kPanelWidth, part};
               depth += part;
+              back = std::max(back, t * D / S);
             }
           }
           if (count > 0 || first) pass();  // (a phase no tap reaches: the bias alone)
